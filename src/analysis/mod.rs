@@ -1,0 +1,1 @@
+//! Per-endpoint and per-host folds (written next).

@@ -1,0 +1,5 @@
+//! Command line (written next).
+
+pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::SUCCESS
+}

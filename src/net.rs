@@ -1,0 +1,112 @@
+//! Addresses and directions: [`Endpoint`], the canonical [`FlowKey`], [`Side`] and [`Dir`].
+//! Uses nothing else in the crate.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// One end of a TCP connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn new(ip: IpAddr, port: u16) -> Self {
+        Endpoint { ip, port }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// `ip:port`, IPv6 as `[addr]:port`, as in URLs and `ss`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
+        }
+    }
+}
+
+/// A connection's 4-tuple in canonical order (`lo <= hi`), so both directions of a connection
+/// map to the same key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowKey {
+    pub lo: Endpoint,
+    pub hi: Endpoint,
+}
+
+impl FlowKey {
+    /// The key of a segment from `src` to `dst`, and whether `src` is the key's `lo`.
+    pub fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, Dir) {
+        if src <= dst {
+            (FlowKey { lo: src, hi: dst }, Dir::LoToHi)
+        } else {
+            (FlowKey { lo: dst, hi: src }, Dir::HiToLo)
+        }
+    }
+}
+
+/// Direction of a segment relative to its [`FlowKey`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    LoToHi,
+    HiToLo,
+}
+
+/// The role of one end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+
+    /// Index into two-element per-side arrays: client 0, server 1.
+    pub fn idx(self) -> usize {
+        match self {
+            Side::Client => 0,
+            Side::Server => 1,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_share_a_key() {
+        let a = Endpoint::new("10.0.0.1".parse().unwrap(), 40000);
+        let b = Endpoint::new("10.0.0.2".parse().unwrap(), 80);
+        let (k1, d1) = FlowKey::of(a, b);
+        let (k2, d2) = FlowKey::of(b, a);
+        assert_eq!(k1, k2);
+        assert_ne!(d1, d2);
+    }
+
+    #[test]
+    fn ipv6_endpoints_are_bracketed() {
+        let e = Endpoint::new("::1".parse().unwrap(), 8080);
+        assert_eq!(e.to_string(), "[::1]:8080");
+    }
+}

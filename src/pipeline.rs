@@ -1,0 +1,1 @@
+//! Drives capture..analysis (written next).

@@ -1,0 +1,1 @@
+//! Renderers (written next).

@@ -1,0 +1,1 @@
+//! TCP connection tracking (written next).
