@@ -12,12 +12,12 @@
 //! A module may use the ones to its left, never the ones to its right. [`pipeline`] drives the
 //! road for a set of inputs; [`cli`] is the only place that prints.
 
-pub mod time;
-pub mod net;
-pub mod capture;
-pub mod decode;
-pub mod tcp;
 pub mod analysis;
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod net;
 pub mod pipeline;
 pub mod report;
-pub mod cli;
+pub mod tcp;
+pub mod time;

@@ -13,7 +13,10 @@ impl Timestamp {
     pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 
     pub fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
-        Timestamp(secs.saturating_mul(Self::NANOS_PER_SEC).saturating_add(nanos))
+        Timestamp(
+            secs.saturating_mul(Self::NANOS_PER_SEC)
+                .saturating_add(nanos),
+        )
     }
 
     pub fn nanos(self) -> i64 {
@@ -30,7 +33,7 @@ impl Timestamp {
         Duration(self.0.saturating_sub(earlier.0))
     }
 
-    pub fn add(self, d: Duration) -> Timestamp {
+    pub fn plus(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(d.0))
     }
 }
@@ -72,7 +75,10 @@ mod tests {
 
     #[test]
     fn display_is_seconds_and_micros() {
-        assert_eq!(Timestamp::from_secs_nanos(12, 3_456_789).to_string(), "12.003456");
+        assert_eq!(
+            Timestamp::from_secs_nanos(12, 3_456_789).to_string(),
+            "12.003456"
+        );
         assert_eq!(Timestamp(-1).to_string(), "-1.999999");
     }
 

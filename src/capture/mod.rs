@@ -33,8 +33,12 @@ pub enum Format {
 impl Format {
     pub fn as_str(self) -> &'static str {
         match self {
-            Format::Pcap { nanosecond: false, .. } => "pcap",
-            Format::Pcap { nanosecond: true, .. } => "pcap-ns",
+            Format::Pcap {
+                nanosecond: false, ..
+            } => "pcap",
+            Format::Pcap {
+                nanosecond: true, ..
+            } => "pcap-ns",
             Format::PcapNg => "pcapng",
         }
     }

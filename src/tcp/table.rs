@@ -1,0 +1,183 @@
+//! The flow table: finds each segment's connection, starts new connections (including on a
+//! reused 4-tuple), and lets go of finished ones after a linger time, emitting their records.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+
+use crate::decode::Segment;
+use crate::net::{Dir, FlowKey};
+use crate::time::{Duration, Timestamp};
+
+use super::conn::{Connection, Seen};
+use super::record::{Anomaly, ConnRecord, EndReason};
+
+/// Receives each connection's record when the tracker lets go of it.
+pub trait RecordSink {
+    fn record(&mut self, rec: &ConnRecord);
+}
+
+impl<F: FnMut(&ConnRecord)> RecordSink for F {
+    fn record(&mut self, rec: &ConnRecord) {
+        self(rec)
+    }
+}
+
+/// Settings for a [`Tracker`].
+#[derive(Clone, Copy, Debug)]
+pub struct TrackerConfig {
+    /// How long (capture time) a finished connection is kept for trailing segments (the last
+    /// ACK, a retransmitted FIN, a RST) before its record is emitted.
+    pub linger: Duration,
+    /// Recognises the start of a client request in a payload, for telling roles apart when the
+    /// handshake was not captured. The HTTP layer supplies it; `tcp` knows no HTTP.
+    pub looks_like_request: fn(&[u8]) -> bool,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            linger: Duration::from_secs(5),
+            looks_like_request: |_| false,
+        }
+    }
+}
+
+/// Counters the tracker keeps for the data-quality section.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    pub segments: u64,
+    pub connections: u64,
+    /// Connections that started on a 4-tuple an earlier connection in the capture used.
+    pub tuple_reuses: u64,
+    /// Most connections held at once.
+    pub peak_tracked: u64,
+}
+
+/// Follows every TCP connection in a stream of segments.
+pub struct Tracker {
+    config: TrackerConfig,
+    flows: HashMap<FlowKey, Connection, foldhash::fast::RandomState>,
+    /// Finished connections in order of their linger deadline.
+    finished: VecDeque<(Timestamp, FlowKey, u64)>,
+    next_stream: u64,
+    now: Timestamp,
+    stats: TrackerStats,
+}
+
+impl Tracker {
+    pub fn new(config: TrackerConfig) -> Self {
+        Tracker {
+            config,
+            flows: HashMap::default(),
+            finished: VecDeque::new(),
+            next_stream: 0,
+            now: Timestamp(i64::MIN),
+            stats: TrackerStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// Connections currently held.
+    pub fn tracked(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Takes in one segment seen at `ts` in frame `frame` (frame numbers increase in file order).
+    pub fn segment(
+        &mut self,
+        seg: &Segment<'_>,
+        ts: Timestamp,
+        frame: u64,
+        sink: &mut dyn RecordSink,
+    ) {
+        self.stats.segments += 1;
+        if ts > self.now {
+            self.now = ts;
+            self.expire(sink);
+        }
+        let (key, dir) = FlowKey::of(seg.src, seg.dst);
+        let from = match dir {
+            Dir::LoToHi => 0,
+            Dir::HiToLo => 1,
+        };
+        let seen = Seen { ts, frame };
+        let was_complete;
+        let conn = match self.flows.entry(key) {
+            Entry::Occupied(e) => {
+                let conn = e.into_mut();
+                if seg.flags.syn() && conn.is_new_connection(from, seg) {
+                    let reused_while_open = conn.was_open_with_traffic();
+                    let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen);
+                    let old = std::mem::replace(conn, next);
+                    sink.record(&old.record(EndReason::Reused));
+                    if reused_while_open {
+                        conn.anomalies.insert(Anomaly::ReusedWhileOpen);
+                    }
+                    self.next_stream += 1;
+                    self.stats.connections += 1;
+                    self.stats.tuple_reuses += 1;
+                    was_complete = false;
+                } else {
+                    was_complete = conn.complete();
+                }
+                conn
+            }
+            Entry::Vacant(e) => {
+                let conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen);
+                self.next_stream += 1;
+                self.stats.connections += 1;
+                was_complete = false;
+                e.insert(conn)
+            }
+        };
+        conn.on_segment(from, seg, seen, self.config.looks_like_request);
+        if !was_complete && conn.complete() {
+            let deadline = self.now.max(ts).plus(self.config.linger);
+            self.finished.push_back((deadline, key, conn.stream));
+        }
+        self.stats.peak_tracked = self.stats.peak_tracked.max(self.flows.len() as u64);
+    }
+
+    /// Emits the records of finished connections whose linger time has passed.
+    fn expire(&mut self, sink: &mut dyn RecordSink) {
+        while let Some(&(deadline, key, stream)) = self.finished.front() {
+            if deadline >= self.now {
+                break;
+            }
+            self.finished.pop_front();
+            let Some(conn) = self.flows.get(&key) else {
+                continue;
+            };
+            if conn.stream != stream {
+                continue; // the tuple was taken over; that record went out already
+            }
+            let quiet_until = conn.last.ts.plus(self.config.linger);
+            if quiet_until >= self.now {
+                // Still receiving trailing segments: wait again.
+                self.finished.push_back((quiet_until, key, stream));
+                continue;
+            }
+            if let Some(conn) = self.flows.remove(&key) {
+                sink.record(&conn.record(EndReason::Closed));
+            }
+        }
+    }
+
+    /// Ends the input: emits every connection still held, in stream order.
+    pub fn finish(&mut self, sink: &mut dyn RecordSink) {
+        self.finished.clear();
+        let mut rest: Vec<Connection> = self.flows.drain().map(|(_, c)| c).collect();
+        rest.sort_by_key(|c| c.stream);
+        for conn in rest {
+            let end = if conn.complete() {
+                EndReason::Closed
+            } else {
+                EndReason::EndOfCapture
+            };
+            sink.record(&conn.record(end));
+        }
+    }
+}
