@@ -4,7 +4,7 @@
 //! Data flows one way:
 //!
 //! ```text
-//! capture ──Frame──▶ decode ──Segment──▶ tcp ──ConnRecord──▶ analysis ──Summary──▶ report ──▶ cli
+//! capture ──Frame──▶ decode ──Segment──▶ tcp (+http) ──ConnRecord──▶ analysis ──Summary──▶ report ──▶ cli
 //!  (pcap, pcapng,     (link, IP, TCP     (per-side RFC 9293     (per endpoint,       (text, json,
 //!   gzip, stdin)       headers)           states, verdict)       per host)            ndjson, csv)
 //! ```
@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod http;
 pub mod net;
 pub mod pipeline;
 pub mod report;

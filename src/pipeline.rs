@@ -1,1 +1,220 @@
-//! Drives capture..analysis (written next).
+//! Drives the road for a set of inputs: capture → decode → tcp (+http) → records, and on to
+//! analysis for `analyze`. Several inputs are read one after the other in order of their first
+//! packet, as one stream (a rotated capture set). Reports progress through a callback; never
+//! prints.
+
+use std::io;
+use std::ops::ControlFlow;
+
+use thiserror::Error;
+
+use crate::analysis::{Aggregator, CaptureSummary, Summary};
+use crate::capture::{CaptureError, CaptureReader, Frame, FrameSink};
+use crate::decode::{self, SkipReason};
+use crate::tcp::{ConnRecord, Tracker, TrackerConfig, TrackerStats};
+use crate::time::{Duration, Timestamp};
+
+/// Settings for a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// See [`TrackerConfig::linger`].
+    pub linger: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            linger: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// Writing records failed (for example a closed pipe).
+    #[error("writing output: {0}")]
+    Output(#[source] io::Error),
+}
+
+/// What a run saw besides the records.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    /// In the order they were read.
+    pub captures: Vec<CaptureSummary>,
+    pub tracker: TrackerStats,
+    pub warnings: Vec<String>,
+}
+
+/// Reads `paths` and hands every connection record to `records` as soon as the tracker lets go
+/// of it. `progress` gets the number of capture bytes read so far, once per buffer.
+pub fn run(
+    paths: &[String],
+    config: &Config,
+    records: &mut dyn FnMut(&ConnRecord) -> io::Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunStats, PipelineError> {
+    let mut tracker = Tracker::new(TrackerConfig {
+        linger: config.linger,
+        looks_like_request: crate::http::looks_like_request,
+    });
+    let mut stats = RunStats::default();
+    let mut frames_before = 0u64;
+    let mut bytes_before = 0u64;
+    let mut prev_last: Option<(String, Timestamp)> = None;
+
+    for mut reader in open_in_time_order(paths)? {
+        let mut driver = Driver {
+            tracker: &mut tracker,
+            records: &mut *records,
+            progress: &mut *progress,
+            frames_before,
+            bytes_before,
+            skipped: [0; SkipReason::ALL.len()],
+            tcp_segments: 0,
+            error: None,
+        };
+        reader.run(&mut driver)?;
+        let (skipped, tcp_segments, error) = (driver.skipped, driver.tcp_segments, driver.error);
+        if let Some(e) = error {
+            return Err(PipelineError::Output(e));
+        }
+        let info = reader.info().clone();
+        frames_before += info.packets;
+        bytes_before += info.stream_bytes;
+        if let Some(off) = info.truncated_at {
+            stats.warnings.push(format!(
+                "{}: capture ends inside a record at byte {off} (cut off mid-write?); results cover the packets before it",
+                info.path
+            ));
+        }
+        if let (Some((prev, prev_end)), Some(first)) = (&prev_last, info.first_ts) {
+            if first < *prev_end {
+                stats.warnings.push(format!(
+                    "{}: starts before {prev} ends; inputs are read one after the other, so merge overlapping captures with mergecap first",
+                    info.path
+                ));
+            }
+        }
+        if let Some(last) = info.last_ts {
+            prev_last = Some((info.path.clone(), last));
+        }
+        stats.captures.push(CaptureSummary {
+            info,
+            skipped: SkipReason::ALL
+                .iter()
+                .zip(skipped)
+                .filter(|(_, n)| *n > 0)
+                .map(|(r, n)| (*r, n))
+                .collect(),
+            tcp_segments,
+        });
+    }
+
+    let mut err = None;
+    let mut sink = |r: &ConnRecord| {
+        if err.is_none() {
+            if let Err(e) = records(r) {
+                err = Some(e);
+            }
+        }
+    };
+    tracker.finish(&mut sink);
+    if let Some(e) = err {
+        return Err(PipelineError::Output(e));
+    }
+    stats.tracker = tracker.stats();
+    Ok(stats)
+}
+
+/// Reads `paths` and folds every connection into a [`Summary`].
+pub fn analyze(
+    paths: &[String],
+    config: &Config,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Summary, PipelineError> {
+    let mut agg = Aggregator::new();
+    let stats = run(
+        paths,
+        config,
+        &mut |r| {
+            agg.add(r);
+            Ok(())
+        },
+        progress,
+    )?;
+    Ok(Summary::new(
+        agg,
+        stats.captures,
+        stats.tracker,
+        stats.warnings,
+    ))
+}
+
+/// Opens every input, learns its first timestamp, and returns the readers sorted by it.
+/// Files are reopened afterwards so that only one read buffer is alive at a time; standard
+/// input cannot be reopened, so its reader is kept.
+fn open_in_time_order(paths: &[String]) -> Result<Vec<CaptureReader>, CaptureError> {
+    if paths.len() == 1 {
+        return Ok(vec![CaptureReader::open(&paths[0])?]);
+    }
+    let mut order = Vec::with_capacity(paths.len());
+    for (i, p) in paths.iter().enumerate() {
+        let mut r = CaptureReader::open(p)?;
+        let first = r.first_timestamp()?;
+        let keep = (p == "-").then_some(r);
+        order.push((first.unwrap_or(Timestamp(i64::MAX)), i, keep));
+    }
+    order.sort_by_key(|(ts, i, _)| (*ts, *i));
+    order
+        .into_iter()
+        .map(|(_, i, kept)| match kept {
+            Some(r) => Ok(r),
+            None => CaptureReader::open(&paths[i]),
+        })
+        .collect()
+}
+
+/// Per-frame work for one input: decode, count, track.
+struct Driver<'a> {
+    tracker: &'a mut Tracker,
+    records: &'a mut dyn FnMut(&ConnRecord) -> io::Result<()>,
+    progress: &'a mut dyn FnMut(u64),
+    frames_before: u64,
+    bytes_before: u64,
+    skipped: [u64; SkipReason::ALL.len()],
+    tcp_segments: u64,
+    error: Option<io::Error>,
+}
+
+impl FrameSink for Driver<'_> {
+    fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
+        match decode::decode(frame.linktype, frame.data) {
+            Ok(seg) => {
+                self.tcp_segments += 1;
+                let records = &mut *self.records;
+                let error = &mut self.error;
+                let mut sink = |r: &ConnRecord| {
+                    if error.is_none() {
+                        if let Err(e) = records(r) {
+                            *error = Some(e);
+                        }
+                    }
+                };
+                self.tracker
+                    .segment(&seg, frame.ts, self.frames_before + frame.number, &mut sink);
+            }
+            Err(reason) => self.skipped[reason as usize] += 1,
+        }
+        if self.error.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn progress(&mut self, stream_bytes: u64) {
+        (self.progress)(self.bytes_before + stream_bytes);
+    }
+}

@@ -1,1 +1,85 @@
-//! Per-endpoint and per-host folds (written next).
+//! Folds connection records into per-endpoint and per-host counts. Uses [`crate::tcp`] records
+//! and [`crate::net`]; never sees packets. Memory follows the number of endpoints and hosts,
+//! not the number of connections.
+
+mod fold;
+
+pub use fold::{Aggregator, CloseCounts, EndpointStats, HostStats, Totals};
+
+use std::collections::BTreeMap;
+
+use crate::capture::CaptureInfo;
+use crate::decode::SkipReason;
+use crate::tcp::{Anomaly, Event, TcpState, TrackerStats};
+
+/// What one input contributed, for the `captures` section.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureSummary {
+    pub info: CaptureInfo,
+    /// Packets skipped, by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// TCP segments taken in.
+    pub tcp_segments: u64,
+}
+
+/// How much of the input could be used, and what looked odd.
+#[derive(Clone, Debug, Default)]
+pub struct DataQuality {
+    pub packets: u64,
+    pub tcp_segments: u64,
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Connections showing each anomaly.
+    pub anomalies: BTreeMap<Anomaly, u64>,
+    /// Observed (state, event) pairs without an edge in the RFC diagram.
+    pub unexpected_transitions: BTreeMap<(TcpState, Event), u64>,
+    pub tuple_reuses: u64,
+    pub peak_tracked_connections: u64,
+    /// One line each, e.g. a truncated capture with its byte offset.
+    pub warnings: Vec<String>,
+}
+
+/// Everything `analyze` reports.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub captures: Vec<CaptureSummary>,
+    pub totals: Totals,
+    /// Server endpoints, most active closes first.
+    pub endpoints: Vec<EndpointStats>,
+    /// Hosts, most TIME-WAIT first.
+    pub hosts: Vec<HostStats>,
+    pub data_quality: DataQuality,
+}
+
+impl Summary {
+    /// Assembles the summary from the folded records and what the readers and tracker counted.
+    pub fn new(
+        agg: Aggregator,
+        captures: Vec<CaptureSummary>,
+        tracker: TrackerStats,
+        warnings: Vec<String>,
+    ) -> Summary {
+        let (totals, endpoints, hosts, anomalies, unexpected) = agg.finish();
+        let mut dq = DataQuality {
+            anomalies,
+            unexpected_transitions: unexpected,
+            tuple_reuses: tracker.tuple_reuses,
+            peak_tracked_connections: tracker.peak_tracked,
+            warnings,
+            ..DataQuality::default()
+        };
+        for c in &captures {
+            dq.packets += c.info.packets;
+            dq.tcp_segments += c.tcp_segments;
+            for (r, n) in &c.skipped {
+                *dq.skipped.entry(*r).or_default() += n;
+            }
+        }
+        Summary {
+            captures,
+            totals,
+            endpoints,
+            hosts,
+            data_quality: dq,
+        }
+    }
+}

@@ -247,6 +247,8 @@ pub struct ConnRecord {
     pub first_fin: Option<Mark>,
     /// The first RST seen.
     pub first_rst: Option<Mark>,
+    /// Whether client and server each sent a FIN.
+    pub sent_fin: [bool; 2],
     /// Final observed RFC 9293 state of client and server.
     pub final_state: [TcpState; 2],
     /// The first observed (state, event) pair the RFC diagram has no edge for.

@@ -381,6 +381,7 @@ impl Connection {
             time_wait_start,
             first_fin,
             first_rst,
+            sent_fin: [cp.fin.is_some(), sp.fin.is_some()],
             final_state: [rc.state, rs.state],
             unexpected: rc.unexpected.or(rs.unexpected),
             conn_state,

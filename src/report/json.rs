@@ -1,0 +1,138 @@
+//! The `analyze --format json` document (documented in docs/json-schema.md).
+
+use std::io::{self, Write};
+
+use serde_json::{json, Map, Value};
+
+use crate::analysis::{CaptureSummary, CloseCounts, Summary};
+
+use super::{linktype_name, secs};
+
+/// Bumped when a field changes meaning or disappears; new fields do not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn counts_json(c: &CloseCounts) -> Map<String, Value> {
+    let v = json!({
+        "connections": c.connections,
+        "closed_by_client": c.closed_by_client,
+        "closed_by_server": c.closed_by_server,
+        "closed_simultaneously": c.closed_simultaneously,
+        "aborted_by_client": c.aborted_by_client,
+        "aborted_by_server": c.aborted_by_server,
+        "resets_by_client": c.resets_by_client,
+        "resets_by_server": c.resets_by_server,
+        "close_fin": c.fin,
+        "close_fin_rst": c.fin_rst,
+        "close_rst": c.rst,
+        "half_closed": c.half_closed,
+        "still_open": c.still_open,
+        "time_wait_on_client": c.time_wait_on_client,
+        "time_wait_on_server": c.time_wait_on_server,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn capture_json(c: &CaptureSummary) -> Value {
+    let i = &c.info;
+    let skipped: Map<String, Value> = c
+        .skipped
+        .iter()
+        .map(|(r, n)| (r.as_str().to_string(), json!(n)))
+        .collect();
+    json!({
+        "path": i.path,
+        "format": i.format.map(|f| f.as_str()),
+        "gzip": i.gzip,
+        "link_types": i.linktypes.iter().map(|l| linktype_name(*l)).collect::<Vec<_>>(),
+        "link_type_codes": i.linktypes.iter().collect::<Vec<_>>(),
+        "packets": i.packets,
+        "packet_bytes": i.packet_bytes,
+        "stream_bytes": i.stream_bytes,
+        "tcp_segments": c.tcp_segments,
+        "first_time_s": i.first_ts.map(secs),
+        "last_time_s": i.last_ts.map(secs),
+        "truncated": i.truncated_at.is_some(),
+        "truncated_at_byte": i.truncated_at,
+        "skipped": skipped,
+    })
+}
+
+/// The whole summary as a JSON value.
+pub fn summary_json(s: &Summary) -> Value {
+    let mut totals = counts_json(&s.totals.counts);
+    totals.insert("first_time_s".into(), json!(s.totals.first_ts.map(secs)));
+    totals.insert("last_time_s".into(), json!(s.totals.last_ts.map(secs)));
+    let duration = match (s.totals.first_ts, s.totals.last_ts) {
+        (Some(a), Some(b)) => Some(b.since(a).as_secs_f64()),
+        _ => None,
+    };
+    totals.insert("duration_s".into(), json!(duration));
+
+    let endpoints: Vec<Value> = s
+        .endpoints
+        .iter()
+        .map(|e| {
+            let mut m = Map::new();
+            m.insert("endpoint".into(), json!(e.endpoint.to_string()));
+            m.insert("ip".into(), json!(e.endpoint.ip.to_string()));
+            m.insert("port".into(), json!(e.endpoint.port));
+            m.insert("client_hosts".into(), json!(e.client_hosts));
+            m.extend(counts_json(&e.counts));
+            Value::Object(m)
+        })
+        .collect();
+    let hosts: Vec<Value> = s
+        .hosts
+        .iter()
+        .map(|h| {
+            json!({
+                "host": h.host.map(|ip| ip.to_string()),
+                "connections_as_client": h.connections_as_client,
+                "connections_as_server": h.connections_as_server,
+                "active_closes": h.active_closes,
+                "passive_closes": h.passive_closes,
+                "resets_sent": h.resets_sent,
+                "time_wait_entries": h.time_wait,
+            })
+        })
+        .collect();
+    let dq = &s.data_quality;
+    let named = |m: Vec<(&'static str, u64)>| -> Map<String, Value> {
+        m.into_iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect()
+    };
+    let unexpected: Vec<Value> = dq
+        .unexpected_transitions
+        .iter()
+        .map(|((state, event), n)| {
+            json!({"state": state.as_str(), "event": event.as_str(), "connections": n})
+        })
+        .collect();
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "captures": s.captures.iter().map(capture_json).collect::<Vec<_>>(),
+        "totals": totals,
+        "endpoints": endpoints,
+        "hosts": hosts,
+        "data_quality": {
+            "packets": dq.packets,
+            "tcp_segments": dq.tcp_segments,
+            "skipped": named(dq.skipped.iter().map(|(r, n)| (r.as_str(), *n)).collect()),
+            "anomalies": named(dq.anomalies.iter().map(|(a, n)| (a.as_str(), *n)).collect()),
+            "unexpected_transitions": unexpected,
+            "tuple_reuses": dq.tuple_reuses,
+            "peak_tracked_connections": dq.peak_tracked_connections,
+            "warnings": dq.warnings,
+        },
+    })
+}
+
+/// Writes the summary as pretty JSON followed by a newline.
+pub fn write_json(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &summary_json(s))?;
+    out.write_all(b"\n")
+}

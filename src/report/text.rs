@@ -1,0 +1,242 @@
+//! The terminal summary: a verdict line per busy endpoint, then the tables, then data quality.
+
+use std::io::{self, Write};
+
+use crate::analysis::{EndpointStats, Summary};
+
+use super::linktype_name;
+
+/// Rows shown per table; the JSON output has them all.
+const TOP: usize = 20;
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// One sentence saying who closes this endpoint's connections and where TIME-WAIT lands.
+fn verdict(e: &EndpointStats) -> String {
+    let c = &e.counts;
+    let ep = e.endpoint;
+    let closed = c.closed_by_client + c.closed_by_server + c.closed_simultaneously;
+    let mut parts = Vec::new();
+    if closed == 0 {
+        parts.push(format!(
+            "{ep}: no close seen in {} connections",
+            c.connections
+        ));
+    } else {
+        let (who, n) = if c.closed_by_server >= c.closed_by_client {
+            ("the server", c.closed_by_server)
+        } else {
+            ("the clients", c.closed_by_client)
+        };
+        parts.push(format!(
+            "{ep}: {who} closed first in {n} of {} connections ({})",
+            c.connections,
+            pct(n, c.connections)
+        ));
+        if c.closed_simultaneously > 0 {
+            parts.push(format!("{} simultaneous", c.closed_simultaneously));
+        }
+    }
+    if c.time_wait_on_server > 0 {
+        parts.push(format!("{} TIME-WAIT on {}", c.time_wait_on_server, ep.ip));
+    }
+    if c.time_wait_on_client > 0 {
+        parts.push(format!(
+            "{} TIME-WAIT on its clients",
+            c.time_wait_on_client
+        ));
+    }
+    if c.rst > 0 {
+        parts.push(format!(
+            "{} aborted by RST (client {}, server {})",
+            c.rst, c.aborted_by_client, c.aborted_by_server
+        ));
+    }
+    parts.join("; ")
+}
+
+/// Writes the human summary of `s`.
+pub fn write_text(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    let t = &s.totals;
+    let dur = match (t.first_ts, t.last_ts) {
+        (Some(a), Some(b)) => format!(" over {:.3} s", b.since(a).as_secs_f64()),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "finscope: {} capture{}, {} packets, {} TCP connections{dur}",
+        s.captures.len(),
+        if s.captures.len() == 1 { "" } else { "s" },
+        s.data_quality.packets,
+        t.counts.connections,
+    )?;
+    writeln!(
+        out,
+        "closed first by client {}, by server {}, simultaneously {}; TIME-WAIT left on clients {}, on servers {}",
+        t.counts.closed_by_client,
+        t.counts.closed_by_server,
+        t.counts.closed_simultaneously,
+        t.counts.time_wait_on_client,
+        t.counts.time_wait_on_server,
+    )?;
+
+    if !s.endpoints.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Verdicts")?;
+        for e in s.endpoints.iter().take(5) {
+            writeln!(out, "  {}", verdict(e))?;
+        }
+        writeln!(out)?;
+        writeln!(out, "Who closes first, by server endpoint")?;
+        let w = s
+            .endpoints
+            .iter()
+            .take(TOP)
+            .map(|e| e.endpoint.to_string().len())
+            .max()
+            .unwrap_or(8)
+            .max(8);
+        writeln!(
+            out,
+            "  {:<w$} {:>7} {:>8} {:>8} {:>6} {:>9} {:>6} {:>6} {:>12}",
+            "endpoint",
+            "conns",
+            "client",
+            "server",
+            "both",
+            "RST c/s",
+            "half",
+            "open",
+            "TIME-WAIT c/s"
+        )?;
+        for e in s.endpoints.iter().take(TOP) {
+            let c = &e.counts;
+            writeln!(
+                out,
+                "  {:<w$} {:>7} {:>8} {:>8} {:>6} {:>9} {:>6} {:>6} {:>12}",
+                e.endpoint.to_string(),
+                c.connections,
+                c.closed_by_client,
+                c.closed_by_server,
+                c.closed_simultaneously,
+                format!("{}/{}", c.resets_by_client, c.resets_by_server),
+                c.half_closed,
+                c.still_open,
+                format!("{}/{}", c.time_wait_on_client, c.time_wait_on_server),
+            )?;
+        }
+        if s.endpoints.len() > TOP {
+            writeln!(
+                out,
+                "  ... {} more endpoints (--format json lists all)",
+                s.endpoints.len() - TOP
+            )?;
+        }
+    }
+
+    if !s.hosts.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Per host")?;
+        let w = s
+            .hosts
+            .iter()
+            .take(TOP)
+            .filter_map(|h| h.host.map(|ip| ip.to_string().len()))
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            out,
+            "  {:<w$} {:>10} {:>10} {:>8} {:>8} {:>6} {:>10}",
+            "host", "as client", "as server", "active", "passive", "RSTs", "TIME-WAIT"
+        )?;
+        for h in s.hosts.iter().take(TOP) {
+            writeln!(
+                out,
+                "  {:<w$} {:>10} {:>10} {:>8} {:>8} {:>6} {:>10}",
+                h.host.map(|ip| ip.to_string()).unwrap_or_default(),
+                h.connections_as_client,
+                h.connections_as_server,
+                h.active_closes,
+                h.passive_closes,
+                h.resets_sent,
+                h.time_wait,
+            )?;
+        }
+        if s.hosts.len() > TOP {
+            writeln!(
+                out,
+                "  ... {} more hosts (--format json lists all)",
+                s.hosts.len() - TOP
+            )?;
+        }
+    }
+
+    let dq = &s.data_quality;
+    writeln!(out)?;
+    writeln!(out, "Data quality")?;
+    for c in &s.captures {
+        let i = &c.info;
+        let links: Vec<&str> = i.linktypes.iter().map(|l| linktype_name(*l)).collect();
+        writeln!(
+            out,
+            "  {}: {}{} ({}), {} packets, {} TCP segments{}",
+            i.path,
+            i.format.map(|f| f.as_str()).unwrap_or("?"),
+            if i.gzip { "+gzip" } else { "" },
+            links.join(", "),
+            i.packets,
+            c.tcp_segments,
+            if i.truncated_at.is_some() {
+                ", truncated"
+            } else {
+                ""
+            },
+        )?;
+    }
+    let list = |items: Vec<(&str, u64)>| -> String {
+        items
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !dq.skipped.is_empty() {
+        writeln!(
+            out,
+            "  skipped packets: {}",
+            list(dq.skipped.iter().map(|(r, n)| (r.as_str(), *n)).collect())
+        )?;
+    }
+    if !dq.anomalies.is_empty() {
+        writeln!(
+            out,
+            "  connections with anomalies: {}",
+            list(dq.anomalies.iter().map(|(a, n)| (a.as_str(), *n)).collect())
+        )?;
+    }
+    for ((state, event), n) in &dq.unexpected_transitions {
+        writeln!(
+            out,
+            "  unexpected transition: {state} + {}: {n}",
+            event.as_str()
+        )?;
+    }
+    if dq.tuple_reuses > 0 {
+        writeln!(
+            out,
+            "  4-tuples reused by a new connection: {}",
+            dq.tuple_reuses
+        )?;
+    }
+    for w in &dq.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    Ok(())
+}
