@@ -33,8 +33,11 @@ def main():
     path = sys.argv[1]
     verbose = "-v" in sys.argv
     rows = tshark(path, "-T", "fields", *sum((["-e", f] for f in FIELDS), []), "-Y", "tcp")
-    reqs = collections.Counter(r[0] for r in tshark(path, "-T", "fields", "-e", "tcp.stream",
-                                                    "-Y", "http.request"))
+    # One frame can carry several requests (pipelining): count the methods, not the frames.
+    reqs = collections.Counter()
+    for r in tshark(path, "-T", "fields", "-e", "tcp.stream", "-e", "http.request.method",
+                    "-Y", "http.request"):
+        reqs[r[0]] += len(r[1].split(","))
     streams = collections.OrderedDict()
     for r in rows:
         frame, stream, s4, s6, sp, d4, d6, dp, flags, seq, ack, ln = r
