@@ -1,0 +1,199 @@
+//! The command line as a user meets it: output formats, exit codes, errors, standard input.
+
+use std::io::Write;
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+
+fn capture(name: &str) -> String {
+    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn finscope() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin!("finscope"))
+}
+
+#[test]
+fn analyze_text_leads_with_verdicts() {
+    let out = finscope()
+        .args(["analyze", &capture("nginx-default-upstream.pcap")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("finscope: 1 capture, 430 packets, 40 TCP connections"), "{text}");
+    assert!(
+        text.contains("127.0.0.2:8080: the clients closed first in 20 of 20 connections (100%)"),
+        "{text}"
+    );
+    assert!(text.contains("127.0.0.3:8887: the server closed first in 14 of 20"), "{text}");
+    assert!(text.contains("Per host"));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn analyze_json_has_the_documented_top_level_fields() {
+    let out = finscope()
+        .args(["analyze", "--format", "json", &capture("nginx-idle-timeout.pcap")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["captures"][0]["format"], "pcap");
+    assert_eq!(v["captures"][0]["link_types"][0], "ethernet");
+    assert_eq!(v["captures"][0]["packets"], 55);
+    assert_eq!(v["totals"]["connections"], 5);
+    assert_eq!(v["endpoints"][0]["endpoint"], "127.0.0.2:8080");
+    assert_eq!(v["endpoints"][0]["closed_by_server"], 5);
+    assert_eq!(v["endpoints"][0]["time_wait_on_server"], 5);
+    assert_eq!(v["hosts"][0]["host"], "127.0.0.2");
+    assert_eq!(v["hosts"][0]["time_wait_entries"], 5);
+    assert_eq!(v["data_quality"]["warnings"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn conns_ndjson_one_record_per_connection() {
+    let out = finscope()
+        .args(["conns", &capture("rst-linger0.pcap")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10);
+    for r in &lines {
+        assert_eq!(r["close"], "rst");
+        assert_eq!(r["closer"], "client");
+        assert_eq!(r["reset_by"], "client");
+        assert_eq!(r["time_wait"], serde_json::Value::Null);
+        assert_eq!(r["conn_state"], "RSTO");
+        assert_eq!(r["roles"], "syn");
+        assert_eq!(r["server"], "127.0.0.3:8887");
+        assert_eq!(r["first_rst"]["side"], "client");
+    }
+}
+
+#[test]
+fn conns_csv_has_header_and_rows() {
+    let out = finscope()
+        .args(["conns", "--format", "csv", &capture("ipv6.pcap")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "stream");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 10);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for r in &rows {
+        assert_eq!(r.len(), header.len());
+        assert_eq!(r[col("server")], "[::1]:8080");
+        assert_eq!(r[col("time_wait")], "client");
+    }
+}
+
+#[test]
+fn not_a_capture_is_one_line_error_exit_2() {
+    let p = capture("not-a-capture.pcap");
+    let out = finscope().args(["analyze", &p]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("finscope: error: "), "{err}");
+    assert!(err.contains("not-a-capture.pcap"), "{err}");
+    assert!(err.contains("not a pcap or pcapng capture"), "{err}");
+}
+
+#[test]
+fn missing_file_is_error_exit_2() {
+    let out = finscope().args(["analyze", "/nonexistent/x.pcap"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/nonexistent/x.pcap"), "{err}");
+}
+
+#[test]
+fn truncated_capture_warns_and_succeeds() {
+    let out = finscope()
+        .args(["analyze", &capture("truncated.pcap")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("warning"), "{err}");
+    assert!(err.contains("truncated.pcap") && err.contains("15353"), "{err}");
+}
+
+#[test]
+fn standard_input_and_gzip_by_magic() {
+    let raw = std::fs::read(capture("nginx-idle-timeout.pcap")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&raw).unwrap();
+    let gz = gz.finish().unwrap();
+    for input in [raw, gz] {
+        let out = finscope()
+            .args(["analyze", "--format", "json", "-"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["totals"]["connections"], 5);
+        assert_eq!(v["totals"]["closed_by_server"], 5);
+    }
+}
+
+#[test]
+fn slow_pipe_on_standard_input() {
+    // Bytes trickle in with pauses, as from `tcpdump -w - | finscope analyze -`.
+    let raw = std::fs::read(capture("nginx-idle-timeout.pcap")).unwrap();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin!("finscope"))
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for chunk in raw.chunks(1000) {
+        stdin.write_all(&chunk[..7.min(chunk.len())]).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        stdin.write_all(&chunk[7.min(chunk.len())..]).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["connections"], 5);
+}
+
+#[test]
+fn closed_stdout_pipe_ends_quietly() {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin!("finscope"))
+        .args(["conns", &capture("nginx-default-upstream.pcap")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = finscope().args(["analyze"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = finscope()
+        .args(["analyze", "--format", "yaml", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
