@@ -232,7 +232,9 @@ impl CaptureReader {
                     self.finish();
                     return Ok(Step::End);
                 }
-                Err(Failure::NeedMore) => {
+                // A full buffer that still needs more (pcap-parser may not say how much)
+                // must grow, or refilling it would read nothing, forever.
+                Err(Failure::NeedMore) if self.reader.data().len() < self.capacity => {
                     self.refill()?;
                     return Ok(Step::Refilled);
                 }
@@ -241,7 +243,7 @@ impl CaptureReader {
                     self.finish();
                     return Ok(Step::End);
                 }
-                Err(Failure::BufferTooSmall) => {
+                Err(Failure::NeedMore | Failure::BufferTooSmall) => {
                     let grown = self.capacity.saturating_mul(4);
                     if grown > MAX_RECORD {
                         return Err(self.malformed(offset, "record larger than 64 MiB".into()));
