@@ -51,6 +51,7 @@ pub struct CaptureInfo {
     pub path: String,
     pub format: Option<Format>,
     pub gzip: bool,
+    /// Link types the capture declares (pcap header, pcapng interface descriptions).
     pub linktypes: BTreeSet<u16>,
     pub packets: u64,
     /// Captured bytes of all packets (sum of caplen).
@@ -61,6 +62,9 @@ pub struct CaptureInfo {
     pub last_ts: Option<Timestamp>,
     /// Byte offset (in the decompressed stream) of a record cut off by the end of input.
     pub truncated_at: Option<u64>,
+    /// Packet records that could not be delivered: a pcapng packet naming an interface its
+    /// section did not describe.
+    pub bad_records: u64,
 }
 
 /// Receives frames from a [`CaptureReader`].
@@ -73,7 +77,11 @@ pub trait FrameSink {
 }
 
 mod error;
+mod input;
+mod pcapng;
 mod reader;
+#[cfg(test)]
+mod tests;
 
 pub use error::CaptureError;
 pub use reader::CaptureReader;

@@ -3,8 +3,36 @@
 //!
 //! Link types: Ethernet (802.1Q, QinQ), Linux SLL and SLL2, BSD NULL and LOOP, raw IPv4/IPv6.
 //! A packet that is not TCP, or that cannot be decoded, is skipped and counted, never an error.
+//!
+//! The common shapes (Ethernet/SLL/SLL2/NULL/raw, optional VLAN tags, IPv4 or plain IPv6, TCP)
+//! are parsed by hand without allocation; IPv6 extension headers and MACsec go through
+//! etherparse's lax slicer, which keeps snaplen-cut packets.
 
 use crate::net::Endpoint;
+
+mod ip;
+mod lax;
+mod link;
+#[cfg(test)]
+mod tests;
+
+/// LINKTYPE_* values [`decode`] understands (see tcpdump.org/linktypes.html).
+pub mod linktype {
+    /// BSD loopback: 4-byte address family in the writer's byte order.
+    pub const NULL: u16 = 0;
+    pub const ETHERNET: u16 = 1;
+    /// DLT_RAW as most systems number it.
+    pub const DLT_RAW: u16 = 12;
+    /// DLT_RAW as OpenBSD numbers it.
+    pub const DLT_RAW_OPENBSD: u16 = 14;
+    pub const RAW: u16 = 101;
+    /// OpenBSD loopback: 4-byte address family, big-endian.
+    pub const LOOP: u16 = 108;
+    pub const LINUX_SLL: u16 = 113;
+    pub const IPV4: u16 = 228;
+    pub const IPV6: u16 = 229;
+    pub const LINUX_SLL2: u16 = 276;
+}
 
 /// TCP header flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -87,6 +115,6 @@ impl SkipReason {
 }
 
 /// Decodes one frame of link type `linktype`.
-pub fn decode(_linktype: u16, _data: &[u8]) -> Result<Segment<'_>, SkipReason> {
-    Err(SkipReason::UnsupportedLinkType)
+pub fn decode(linktype: u16, data: &[u8]) -> Result<Segment<'_>, SkipReason> {
+    link::decode(linktype, data)
 }
