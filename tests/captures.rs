@@ -77,7 +77,11 @@ fn nginx_default_upstream_backend_mostly_closes_first() {
         .map(|r| r.stream)
         .collect();
     assert_eq!(nginx_first, [5, 15, 17, 21, 27, 39]);
-    assert!(s.data_quality.anomalies.is_empty(), "{:?}", s.data_quality.anomalies);
+    assert!(
+        s.data_quality.anomalies.is_empty(),
+        "{:?}",
+        s.data_quality.anomalies
+    );
 }
 
 #[test]
@@ -133,7 +137,10 @@ fn rst_linger0_client_aborts_without_time_wait() {
     let s = analyze(&["rst-linger0.pcap"]);
     let c = endpoint(&s, "127.0.0.3:8887");
     assert_eq!(shape(c), (10, 10, 0, 0, 0, 0));
-    assert_eq!((c.rst, c.aborted_by_client, c.resets_by_client), (10, 10, 10));
+    assert_eq!(
+        (c.rst, c.aborted_by_client, c.resets_by_client),
+        (10, 10, 10)
+    );
     for r in records("rst-linger0.pcap") {
         assert_eq!(r.conn_state, "RSTO");
         assert_eq!(r.sides[0].packets + r.sides[1].packets, 10);
@@ -165,10 +172,22 @@ fn ipv6_client_closes_time_wait_on_shared_host() {
 #[test]
 fn any_sll2_reads_linux_cooked_v2() {
     let s = analyze(&["any-sll2.pcap"]);
-    assert_eq!(s.captures[0].info.linktypes.iter().copied().collect::<Vec<_>>(), [276]);
+    assert_eq!(
+        s.captures[0]
+            .info
+            .linktypes
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        [276]
+    );
     assert_eq!(shape(endpoint(&s, "127.0.0.2:8080")), (10, 10, 0, 0, 10, 0));
     assert_eq!(shape(endpoint(&s, "127.0.0.3:8887")), (10, 6, 4, 0, 6, 4));
-    assert!(s.data_quality.skipped.is_empty(), "{:?}", s.data_quality.skipped);
+    assert!(
+        s.data_quality.skipped.is_empty(),
+        "{:?}",
+        s.data_quality.skipped
+    );
 }
 
 #[test]
@@ -193,7 +212,10 @@ fn truncated_capture_gives_results_up_to_the_cut_and_a_warning() {
 #[test]
 fn rotated_set_is_read_in_time_order() {
     // Given in reverse order, two captures are still read oldest first, as one stream.
-    let s = analyze(&["nginx-upstream-keepalive.pcap", "nginx-default-upstream.pcap"]);
+    let s = analyze(&[
+        "nginx-upstream-keepalive.pcap",
+        "nginx-default-upstream.pcap",
+    ]);
     let firsts: Vec<_> = s.captures.iter().map(|c| c.info.first_ts).collect();
     assert!(firsts[0] < firsts[1]);
     assert_eq!(s.totals.counts.connections, 40 + 24);

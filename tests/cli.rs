@@ -21,20 +21,35 @@ fn analyze_text_leads_with_verdicts() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("finscope: 1 capture, 430 packets, 40 TCP connections"), "{text}");
+    assert!(
+        text.starts_with("finscope: 1 capture, 430 packets, 40 TCP connections"),
+        "{text}"
+    );
     assert!(
         text.contains("127.0.0.2:8080: the clients closed first in 20 of 20 connections (100%)"),
         "{text}"
     );
-    assert!(text.contains("127.0.0.3:8887: the server closed first in 14 of 20"), "{text}");
+    assert!(
+        text.contains("127.0.0.3:8887: the server closed first in 14 of 20"),
+        "{text}"
+    );
     assert!(text.contains("Per host"));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn analyze_json_has_the_documented_top_level_fields() {
     let out = finscope()
-        .args(["analyze", "--format", "json", &capture("nginx-idle-timeout.pcap")])
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            &capture("nginx-idle-timeout.pcap"),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -112,7 +127,10 @@ fn not_a_capture_is_one_line_error_exit_2() {
 
 #[test]
 fn missing_file_is_error_exit_2() {
-    let out = finscope().args(["analyze", "/nonexistent/x.pcap"]).output().unwrap();
+    let out = finscope()
+        .args(["analyze", "/nonexistent/x.pcap"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/nonexistent/x.pcap"), "{err}");
@@ -127,7 +145,10 @@ fn truncated_capture_warns_and_succeeds() {
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("warning"), "{err}");
-    assert!(err.contains("truncated.pcap") && err.contains("15353"), "{err}");
+    assert!(
+        err.contains("truncated.pcap") && err.contains("15353"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -183,8 +204,17 @@ fn closed_stdout_pipe_ends_quietly() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

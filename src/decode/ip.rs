@@ -102,9 +102,9 @@ pub(super) fn tcp(
     if header_len < 20 || ip_payload_len < header_len {
         return Err(SkipReason::Malformed);
     }
-    let Some(payload) = seg.get(header_len..) else {
-        return Err(SkipReason::Truncated);
-    };
+    // Snaplen may cut the options (old tcpdump's `-s 68` does so on every SYN): the fixed
+    // header holds all a verdict needs, so such a segment still counts, with no payload bytes.
+    let payload = seg.get(header_len..).unwrap_or(&[]);
     Ok(Segment {
         src: Endpoint::new(src, u16::from_be_bytes([h[0], h[1]])),
         dst: Endpoint::new(dst, u16::from_be_bytes([h[2], h[3]])),

@@ -312,13 +312,18 @@ fn tcp_header_cut_is_truncated() {
     let f = eth(0x0800, &ipv4(6, 0, &tcp(HELLO)));
     let err = decode(lt::ETHERNET, &f[..14 + 20 + 19]).unwrap_err();
     assert_eq!(err, SkipReason::Truncated);
-    let f = eth(0x0800, &ipv4(6, 0, &tcp_with(8, 0x10, b"")));
-    let err = decode(lt::ETHERNET, &f[..f.len() - 1]).unwrap_err();
-    assert_eq!(err, SkipReason::Truncated);
     assert_eq!(
         decode(lt::ETHERNET, &f[..13]).unwrap_err(),
         SkipReason::Truncated
     );
+}
+
+#[test]
+fn tcp_options_cut_by_snaplen_still_decode() {
+    // `-s 68` keeps the fixed TCP header of a SYN but not its options.
+    let f = eth(0x0800, &ipv4(6, 0, &tcp_with(8, 0x02, b"")));
+    let s = decode(lt::ETHERNET, &f[..f.len() - 1]).unwrap();
+    assert_eq!((s.flags.0, s.payload_len, s.payload), (0x02, 0, &b""[..]));
     assert_eq!(
         decode(lt::ETHERNET, &f[..30]).unwrap_err(),
         SkipReason::Truncated
