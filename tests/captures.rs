@@ -8,8 +8,10 @@ use finscope::analysis::{CloseCounts, Summary};
 use finscope::pipeline::{self, Config};
 use finscope::tcp::{CloseKind, ConnRecord, Party};
 
+mod common;
+
 fn path(name: &str) -> String {
-    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+    common::capture(name)
 }
 
 fn analyze(names: &[&str]) -> Summary {
@@ -18,19 +20,7 @@ fn analyze(names: &[&str]) -> Summary {
 }
 
 fn records(name: &str) -> Vec<ConnRecord> {
-    let mut out = Vec::new();
-    pipeline::run(
-        &[path(name)],
-        &Config::default(),
-        &mut |r| {
-            out.push(r.clone());
-            Ok(())
-        },
-        &mut |_| {},
-    )
-    .expect("capture reads");
-    out.sort_by_key(|r| r.stream);
-    out
+    common::records_of(&path(name))
 }
 
 fn endpoint<'a>(s: &'a Summary, ep: &str) -> &'a CloseCounts {

@@ -5,11 +5,12 @@
 //! Needs `tshark` (CI installs it). Where it is missing outside CI the test says so and passes;
 //! under CI (`CI` set) a missing tshark fails the test.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::Command;
 
 use finscope::net::Side;
-use finscope::pipeline::{self, Config};
 use finscope::tcp::{CloseKind, ConnRecord, Party};
 
 #[derive(Default, Debug)]
@@ -72,19 +73,7 @@ fn tshark_streams(path: &str) -> BTreeMap<u64, WsStream> {
 }
 
 fn ours(path: &str) -> Vec<ConnRecord> {
-    let mut out = Vec::new();
-    pipeline::run(
-        &[path.to_string()],
-        &Config::default(),
-        &mut |r| {
-            out.push(r.clone());
-            Ok(())
-        },
-        &mut |_| {},
-    )
-    .expect("capture reads");
-    out.sort_by_key(|r| r.stream);
-    out
+    common::records_of(path)
 }
 
 fn tshark_available() -> bool {
@@ -98,7 +87,7 @@ fn verdicts_agree_with_wireshark_on_every_shipped_capture() {
         eprintln!("tshark not installed: cross-check not run");
         return;
     }
-    let dir = format!("{}/captures", env!("CARGO_MANIFEST_DIR"));
+    let dir = common::capture("");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -1,0 +1,26 @@
+//! Helpers shared by the integration tests.
+
+use finscope::pipeline::{self, Config};
+use finscope::tcp::ConnRecord;
+
+/// Absolute path of a shipped capture.
+pub fn capture(name: &str) -> String {
+    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every connection record of `path`, in stream order.
+pub fn records_of(path: &str) -> Vec<ConnRecord> {
+    let mut out = Vec::new();
+    pipeline::run(
+        &[path.to_string()],
+        &Config::default(),
+        &mut |r| {
+            out.push(r.clone());
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .expect("capture reads");
+    out.sort_by_key(|r| r.stream);
+    out
+}
