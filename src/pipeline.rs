@@ -113,7 +113,7 @@ pub fn run(
     }
 
     let mut err = None;
-    let mut sink = |r: &ConnRecord| {
+    let mut sink = |r: &ConnRecord, _: &()| {
         if err.is_none() {
             if let Err(e) = records(r) {
                 err = Some(e);
@@ -195,7 +195,7 @@ impl FrameSink for Driver<'_> {
                 self.tcp_segments += 1;
                 let records = &mut *self.records;
                 let error = &mut self.error;
-                let mut sink = |r: &ConnRecord| {
+                let mut sink = |r: &ConnRecord, _: &()| {
                     if error.is_none() {
                         if let Err(e) = records(r) {
                             *error = Some(e);

@@ -10,6 +10,7 @@ use crate::time::Timestamp;
 
 use super::record::{Anomalies, Anomaly, RolesBasis, SideStats};
 use super::seq::SeqNumber;
+use super::stream::{Out, Reassembly, StreamHandler};
 
 /// When and where something was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,11 +79,12 @@ impl Peer {
 }
 
 /// A connection being tracked. Its two ends are indexed 0 and 1 in [`FlowKey`] order
-/// (`lo`, `hi`); roles are decided from what is seen and may be settled late.
+/// (`lo`, `hi`); roles are decided from what is seen and may be settled late. `A` is the
+/// stream handler's per-connection state.
 ///
 /// [`FlowKey`]: crate::net::FlowKey
-#[derive(Clone, Debug)]
-pub struct Connection {
+#[derive(Debug)]
+pub struct Connection<A = ()> {
     pub(crate) stream: u64,
     pub(crate) peers: [Peer; 2],
     pub(crate) first: Seen,
@@ -93,10 +95,12 @@ pub struct Connection {
     pub(crate) client: Option<(usize, RolesBasis)>,
     pub(crate) anomalies: Anomalies,
     pub(crate) fin_retransmits: u32,
+    streams: [Reassembly; 2],
+    pub(crate) app: A,
 }
 
-impl Connection {
-    pub(crate) fn new(stream: u64, ends: [Endpoint; 2], from: usize, seen: Seen) -> Self {
+impl<A> Connection<A> {
+    pub(crate) fn new(stream: u64, ends: [Endpoint; 2], from: usize, seen: Seen, app: A) -> Self {
         Connection {
             stream,
             peers: [Peer::new(ends[0]), Peer::new(ends[1])],
@@ -106,6 +110,21 @@ impl Connection {
             client: None,
             anomalies: Anomalies::default(),
             fin_retransmits: 0,
+            streams: Default::default(),
+            app,
+        }
+    }
+
+    /// Delivers what both directions still hold, reporting holes; called before the record
+    /// is emitted.
+    pub(crate) fn flush_streams<H: StreamHandler<Conn = A>>(&mut self, handler: &mut H) {
+        for end in 0..2 {
+            let mut out = Out {
+                handler: &mut *handler,
+                conn: &mut self.app,
+                end,
+            };
+            self.streams[end].flush(&mut out);
         }
     }
 
@@ -147,8 +166,56 @@ impl Connection {
         !self.closing() && self.peers.iter().all(|p| p.stats.packets > 0)
     }
 
-    /// Takes in one segment from end `from`.
-    pub(crate) fn on_segment(
+    /// Takes in one segment from end `from`, handing its payload to `handler` in order.
+    pub(crate) fn on_segment<H: StreamHandler<Conn = A>>(
+        &mut self,
+        from: usize,
+        seg: &Segment<'_>,
+        seen: Seen,
+        looks_like_request: fn(&[u8]) -> bool,
+        handler: &mut H,
+    ) {
+        self.track(from, seg, seen, looks_like_request);
+        self.stream(from, seg, seen, handler);
+    }
+
+    /// Payload delivery: data in sequence order, the peer's ACK closing holes, the FIN.
+    fn stream<H: StreamHandler<Conn = A>>(
+        &mut self,
+        from: usize,
+        seg: &Segment<'_>,
+        seen: Seen,
+        handler: &mut H,
+    ) {
+        let flags = seg.flags;
+        let seq = SeqNumber(seg.seq);
+        let to = 1 - from;
+        if flags.rst() {
+            return;
+        }
+        if flags.syn() {
+            self.streams[from].start_after_syn(seq);
+        }
+        let data_seq = seq.plus(u32::from(flags.syn()));
+        let mut out = Out {
+            handler,
+            conn: &mut self.app,
+            end: from,
+        };
+        if seg.payload_len > 0 {
+            self.streams[from].segment(&mut out, data_seq, seg.payload_len, seg.payload, seen.ts);
+        }
+        if flags.fin() {
+            self.streams[from].fin(&mut out, data_seq.plus(seg.payload_len), seen.ts);
+        }
+        if flags.ack() {
+            out.end = to;
+            self.streams[to].peer_acked(&mut out, SeqNumber(seg.ack));
+        }
+    }
+
+    /// The close-verdict facts of one segment.
+    fn track(
         &mut self,
         from: usize,
         seg: &Segment<'_>,

@@ -11,6 +11,7 @@ mod conn;
 mod record;
 mod seq;
 mod state;
+mod stream;
 mod table;
 mod verdict;
 
@@ -20,6 +21,7 @@ pub use record::{
 };
 pub use seq::SeqNumber;
 pub use state::{transition, Event, TcpState};
+pub use stream::{NoPayload, StreamHandler};
 pub use table::{RecordSink, Tracker, TrackerConfig, TrackerStats};
 
 #[cfg(test)]

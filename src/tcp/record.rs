@@ -227,6 +227,9 @@ pub struct SideStats {
 pub struct ConnRecord {
     /// 0-based, in order of first packet; matches Wireshark's `tcp.stream`.
     pub stream: u64,
+    /// Which end (0 or 1, in flow-key order) is the client, in the numbering a
+    /// [`StreamHandler`](super::StreamHandler) saw.
+    pub client_end: usize,
     pub client: Endpoint,
     pub server: Endpoint,
     pub roles_basis: RolesBasis,

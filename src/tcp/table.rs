@@ -10,15 +10,17 @@ use crate::time::{Duration, Timestamp};
 
 use super::conn::{Connection, Seen};
 use super::record::{Anomaly, ConnRecord, EndReason};
+use super::stream::{NoPayload, StreamHandler};
 
-/// Receives each connection's record when the tracker lets go of it.
-pub trait RecordSink {
-    fn record(&mut self, rec: &ConnRecord);
+/// Receives each connection's record, with the stream handler's state for it, when the
+/// tracker lets go of the connection.
+pub trait RecordSink<A = ()> {
+    fn record(&mut self, rec: &ConnRecord, app: &A);
 }
 
-impl<F: FnMut(&ConnRecord)> RecordSink for F {
-    fn record(&mut self, rec: &ConnRecord) {
-        self(rec)
+impl<A, F: FnMut(&ConnRecord, &A)> RecordSink<A> for F {
+    fn record(&mut self, rec: &ConnRecord, app: &A) {
+        self(rec, app)
     }
 }
 
@@ -53,10 +55,11 @@ pub struct TrackerStats {
     pub peak_tracked: u64,
 }
 
-/// Follows every TCP connection in a stream of segments.
-pub struct Tracker {
+/// Follows every TCP connection in a stream of segments, handing payload to `H`.
+pub struct Tracker<H: StreamHandler = NoPayload> {
     config: TrackerConfig,
-    flows: HashMap<FlowKey, Connection, foldhash::fast::RandomState>,
+    handler: H,
+    flows: HashMap<FlowKey, Connection<H::Conn>, foldhash::fast::RandomState>,
     /// Finished connections in order of their linger deadline.
     finished: VecDeque<(Timestamp, FlowKey, u64)>,
     next_stream: u64,
@@ -64,10 +67,19 @@ pub struct Tracker {
     stats: TrackerStats,
 }
 
-impl Tracker {
+impl Tracker<NoPayload> {
+    /// A tracker that looks at headers only.
     pub fn new(config: TrackerConfig) -> Self {
+        Tracker::with_handler(config, NoPayload)
+    }
+}
+
+impl<H: StreamHandler> Tracker<H> {
+    /// A tracker that delivers each direction's payload, in order, to `handler`.
+    pub fn with_handler(config: TrackerConfig, handler: H) -> Self {
         Tracker {
             config,
+            handler,
             flows: HashMap::default(),
             finished: VecDeque::new(),
             next_stream: 0,
@@ -91,7 +103,7 @@ impl Tracker {
         seg: &Segment<'_>,
         ts: Timestamp,
         frame: u64,
-        sink: &mut dyn RecordSink,
+        sink: &mut dyn RecordSink<H::Conn>,
     ) {
         self.stats.segments += 1;
         if ts > self.now {
@@ -110,9 +122,11 @@ impl Tracker {
                 let conn = e.into_mut();
                 if seg.flags.syn() && conn.is_new_connection(from, seg) {
                     let reused_while_open = conn.was_open_with_traffic();
-                    let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen);
-                    let old = std::mem::replace(conn, next);
-                    sink.record(&old.record(EndReason::Reused));
+                    let app = self.handler.open();
+                    let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
+                    let mut old = std::mem::replace(conn, next);
+                    old.flush_streams(&mut self.handler);
+                    sink.record(&old.record(EndReason::Reused), &old.app);
                     if reused_while_open {
                         conn.anomalies.insert(Anomaly::ReusedWhileOpen);
                     }
@@ -126,14 +140,21 @@ impl Tracker {
                 conn
             }
             Entry::Vacant(e) => {
-                let conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen);
+                let app = self.handler.open();
+                let conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
                 self.next_stream += 1;
                 self.stats.connections += 1;
                 was_complete = false;
                 e.insert(conn)
             }
         };
-        conn.on_segment(from, seg, seen, self.config.looks_like_request);
+        conn.on_segment(
+            from,
+            seg,
+            seen,
+            self.config.looks_like_request,
+            &mut self.handler,
+        );
         if !was_complete && conn.complete() {
             let deadline = self.now.max(ts).plus(self.config.linger);
             self.finished.push_back((deadline, key, conn.stream));
@@ -142,7 +163,7 @@ impl Tracker {
     }
 
     /// Emits the records of finished connections whose linger time has passed.
-    fn expire(&mut self, sink: &mut dyn RecordSink) {
+    fn expire(&mut self, sink: &mut dyn RecordSink<H::Conn>) {
         while let Some(&(deadline, key, stream)) = self.finished.front() {
             if deadline >= self.now {
                 break;
@@ -160,24 +181,26 @@ impl Tracker {
                 self.finished.push_back((quiet_until, key, stream));
                 continue;
             }
-            if let Some(conn) = self.flows.remove(&key) {
-                sink.record(&conn.record(EndReason::Closed));
+            if let Some(mut conn) = self.flows.remove(&key) {
+                conn.flush_streams(&mut self.handler);
+                sink.record(&conn.record(EndReason::Closed), &conn.app);
             }
         }
     }
 
     /// Ends the input: emits every connection still held, in stream order.
-    pub fn finish(&mut self, sink: &mut dyn RecordSink) {
+    pub fn finish(&mut self, sink: &mut dyn RecordSink<H::Conn>) {
         self.finished.clear();
-        let mut rest: Vec<Connection> = self.flows.drain().map(|(_, c)| c).collect();
+        let mut rest: Vec<Connection<H::Conn>> = self.flows.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.stream);
-        for conn in rest {
+        for mut conn in rest {
+            conn.flush_streams(&mut self.handler);
             let end = if conn.complete() {
                 EndReason::Closed
             } else {
                 EndReason::EndOfCapture
             };
-            sink.record(&conn.record(end));
+            sink.record(&conn.record(end), &conn.app);
         }
     }
 }

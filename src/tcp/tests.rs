@@ -68,7 +68,7 @@ impl Script {
         for line in script.split(';').map(str::trim).filter(|l| !l.is_empty()) {
             self.step(line);
         }
-        let mut sink = |r: &ConnRecord| self.records.push(r.clone());
+        let mut sink = |r: &ConnRecord, _: &()| self.records.push(r.clone());
         self.tracker.finish(&mut sink);
         self.records
     }
@@ -141,7 +141,7 @@ impl Script {
         };
         self.frame += 1;
         let records = &mut self.records;
-        let mut sink = |r: &ConnRecord| records.push(r.clone());
+        let mut sink = |r: &ConnRecord, _: &()| records.push(r.clone());
         self.tracker
             .segment(&seg, Timestamp(ts_ms * 1_000_000), self.frame, &mut sink);
     }

@@ -254,7 +254,7 @@ fn zeek_endpoint(me: &Peer, peer: &Peer, handshake_done: bool) -> ZeekEndpoint {
     }
 }
 
-impl Connection {
+impl<A> Connection<A> {
     /// The record of this connection as it stands, ended for `end`.
     pub fn record(&self, end: EndReason) -> ConnRecord {
         let mut anomalies = self.anomalies;
@@ -366,6 +366,7 @@ impl Connection {
 
         ConnRecord {
             stream: self.stream,
+            client_end: c,
             client: cp.ep,
             server: sp.ep,
             roles_basis: basis,
