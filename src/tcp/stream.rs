@@ -52,7 +52,7 @@ struct Held {
 pub(crate) struct Reassembly {
     /// Next sequence number to deliver; unset until the first SYN or payload.
     next: Option<SeqNumber>,
-    held: Option<Box<Vec<Held>>>,
+    held: Vec<Held>,
     held_bytes: usize,
     /// Sequence number of this direction's FIN, once seen.
     fin: Option<(SeqNumber, Timestamp)>,
@@ -63,7 +63,7 @@ impl std::fmt::Debug for Reassembly {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reassembly")
             .field("next", &self.next)
-            .field("held", &self.held.as_ref().map_or(0, |h| h.len()))
+            .field("held", &self.held.len())
             .field("fin", &self.fin.map(|f| f.0))
             .field("ended", &self.ended)
             .finish()
@@ -75,7 +75,7 @@ impl Clone for Reassembly {
     fn clone(&self) -> Self {
         Reassembly {
             next: self.next,
-            held: None,
+            held: Vec::new(),
             held_bytes: 0,
             fin: self.fin,
             ended: self.ended,
@@ -158,11 +158,8 @@ impl Reassembly {
         bytes: &[u8],
         ts: Timestamp,
     ) {
-        let full = self.held_bytes + bytes.len() > MAX_HELD_BYTES
-            || self
-                .held
-                .as_ref()
-                .is_some_and(|h| h.len() >= MAX_HELD_SEGMENTS);
+        let full =
+            self.held_bytes + bytes.len() > MAX_HELD_BYTES || self.held.len() >= MAX_HELD_SEGMENTS;
         if full {
             // Give up on the hole: report it, deliver what is held, then this segment.
             self.skip_to_first_held(out);
@@ -178,7 +175,7 @@ impl Reassembly {
             self.drain(out);
             return;
         }
-        let held = self.held.get_or_insert_with(Default::default);
+        let held = &mut self.held;
         let at = held.partition_point(|h| h.seq.diff(seq) < 0);
         held.insert(
             at,
@@ -194,9 +191,7 @@ impl Reassembly {
 
     /// Delivers held segments that now connect to `next`.
     fn drain<H: StreamHandler>(&mut self, out: &mut Out<'_, H>) {
-        let Some(held) = self.held.as_mut() else {
-            return;
-        };
+        let held = &mut self.held;
         while let (Some(first), Some(next)) = (held.first(), self.next) {
             if first.seq.diff(next) > 0 {
                 break;
@@ -205,14 +200,14 @@ impl Reassembly {
             self.held_bytes -= h.bytes.len();
             self.next = Some(out.deliver(next, h.seq, h.len, &h.bytes, h.ts));
         }
-        if held.is_empty() {
-            self.held = None;
+        if held.is_empty() && held.capacity() > 0 {
+            *held = Vec::new(); // give the memory back
         }
     }
 
     /// Declares the hole before the first held segment a gap and delivers from there on.
     fn skip_to_first_held<H: StreamHandler>(&mut self, out: &mut Out<'_, H>) {
-        let first = self.held.as_ref().and_then(|h| h.first().map(|f| f.seq));
+        let first = self.held.first().map(|f| f.seq);
         if let (Some(first), Some(next)) = (first, self.next) {
             let hole = first.diff(next);
             if hole > 0 {
@@ -226,10 +221,10 @@ impl Reassembly {
     /// The peer acknowledged up to `ack`: it has received everything before it, so a hole
     /// before `ack` will not be filled by a retransmission the capture could still show.
     pub fn peer_acked<H: StreamHandler>(&mut self, out: &mut Out<'_, H>, ack: SeqNumber) {
-        if self.held.is_none() {
+        if self.held.is_empty() {
             return;
         }
-        let first = self.held.as_ref().and_then(|h| h.first().map(|f| f.seq));
+        let first = self.held.first().map(|f| f.seq);
         if let (Some(first), Some(next)) = (first, self.next) {
             if first.diff(next) > 0 && ack.diff(first) >= 0 {
                 self.skip_to_first_held(out);
@@ -259,7 +254,7 @@ impl Reassembly {
     /// The connection is over: deliver whatever is held, reporting holes, and end the stream
     /// if its FIN was seen.
     pub fn flush<H: StreamHandler>(&mut self, out: &mut Out<'_, H>) {
-        while self.held.is_some() {
+        while !self.held.is_empty() {
             self.skip_to_first_held(out);
         }
         if let (Some((fin, _)), Some(next)) = (self.fin, self.next) {
