@@ -313,11 +313,14 @@ impl HttpConn {
     /// was already open): its first bytes are then not classified but searched for a line to
     /// start from. Otherwise a zero-length gap is ignored.
     pub fn gap(&mut self, end: usize, len: u64) {
-        if end > 1 || self.stopped() {
+        if end > 1 {
             return;
         }
         if len > 0 {
             self.gaps = self.gaps.saturating_add(1);
+        }
+        if self.stopped() {
+            return;
         }
         let inner = self.inner.get_or_insert_with(Box::default);
         let e = &mut inner.ends[end];

@@ -384,6 +384,10 @@ fn tls_client_hello_is_tls() {
     assert_eq!(s.app.as_str(), "tls");
     assert_eq!((s.requests, s.responses), (0, 0));
     assert!(c.inner_is_freed());
+    // Gaps are data quality whatever the payload.
+    c.gap(S, 1000);
+    assert_eq!(c.summary(C).gaps, 1);
+    assert!(c.inner_is_freed());
 }
 
 #[test]
@@ -412,6 +416,11 @@ fn no_data_is_none_and_small() {
     assert_eq!(s, HttpSummary::default());
     assert_eq!(s.app.as_str(), "none");
     assert!(std::mem::size_of::<HttpConn>() <= 16);
+    // A bare FIN or a zero-length gap changes nothing.
+    let mut c = HttpConn::new();
+    c.end_of_stream(C, t(1));
+    c.gap(S, 0);
+    assert_eq!(c.summary(C), HttpSummary::default());
 }
 
 #[test]
