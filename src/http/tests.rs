@@ -703,3 +703,64 @@ fn noise_never_panics() {
         let _ = c.summary(0);
     }
 }
+
+mod recognisers {
+    use super::super::scan::{self, Class, Resync, Verdict, Want};
+
+    #[test]
+    fn classify_waits_for_enough_bytes() {
+        assert_eq!(scan::classify(b""), None);
+        assert_eq!(scan::classify(b"G"), None);
+        assert_eq!(scan::classify(b"GET /x HTTP/1."), None);
+        assert_eq!(scan::classify(b"GET /x HTTP/1.1\r"), Some(Class::Requests));
+        assert_eq!(scan::classify(b"HTTP/1."), Some(Class::Responses));
+        assert_eq!(scan::classify(b"HTTP/2"), Some(Class::Other));
+        assert_eq!(scan::classify(b"\x16\x03\x05"), Some(Class::Other));
+        assert_eq!(scan::classify(b"\x16\x03\x00"), Some(Class::Tls));
+        assert_eq!(scan::classify(b"PRI * HTTP/2.0"), Some(Class::Http2));
+        assert_eq!(scan::classify(b"get / HTTP/1.1\n"), Some(Class::Requests));
+        assert_eq!(
+            scan::classify(b"GET / HTTP/1.1 extra\r\n"),
+            Some(Class::Other)
+        );
+        assert_eq!(scan::classify(b"SSH-2.0-OpenSSH\r\n"), Some(Class::Other));
+    }
+
+    #[test]
+    fn resync_needs_a_known_method_at_a_line_start() {
+        let r = |b: &[u8], s| scan::resync(b, s, Want::Requests);
+        assert_eq!(r(b"xGET / HTTP/1.1\r", true), Resync::NotFound);
+        assert_eq!(r(b"x\nGET / HTTP/1.1\r\n", false), Resync::Found(2, true));
+        assert_eq!(r(b"GET / HTTP/1.1\r", false), Resync::NotFound);
+        assert_eq!(r(b"x\nFOO / HTTP/1.1\r", false), Resync::NotFound);
+        assert_eq!(r(b"x\nPOS", false), Resync::NeedMore(2));
+        assert_eq!(r(b"x\n", false), Resync::NeedMore(2));
+        let s = |b: &[u8]| scan::resync(b, true, Want::Responses);
+        assert_eq!(s(b"HTTP/1.1 2"), Resync::NeedMore(0));
+        assert_eq!(
+            s(b"HTTP/1.1 abc\r\nHTTP/1.0 500 x"),
+            Resync::Found(14, false)
+        );
+        assert_eq!(scan::status_line(b"HTTP/1.1 200"), Verdict::Yes);
+        assert_eq!(
+            scan::resync(b"HTTP/1.1 200 OK\r\n", true, Want::Either),
+            Resync::Found(0, false)
+        );
+    }
+
+    #[test]
+    fn header_values() {
+        assert!(scan::has_token(b" TE, close ", b"close"));
+        assert!(!scan::has_token(b"closed", b"close"));
+        assert!(scan::last_is_chunked(b"gzip, Chunked"));
+        assert!(!scan::last_is_chunked(b"chunked, gzip"));
+        assert_eq!(scan::decimal(b" 42 "), Some(42));
+        assert_eq!(scan::decimal(b"4 2"), None);
+        assert_eq!(scan::decimal(b"99999999999999999999"), None);
+        assert_eq!(scan::keep_alive_timeout(b"timeout=\"5\", max=9"), Some(5));
+        assert_eq!(
+            scan::keep_alive_timeout(b"timeout=99999999999"),
+            Some(u32::MAX)
+        );
+    }
+}
