@@ -1,5 +1,26 @@
-//! HTTP/1.x on TCP stream bytes. Uses nothing from `tcp`; `tcp` takes its hooks as plain
-//! functions so that it knows no HTTP.
+//! HTTP/1.x on TCP stream bytes. Uses `time` only; nothing from `tcp`, which takes its hooks
+//! as plain functions or handlers so that it knows no HTTP.
+//!
+//! [`HttpConn`] follows one connection. The TCP layer feeds it each end's in-order payload
+//! ([`HttpConn::data`]), missing stretches ([`HttpConn::gap`]) and FINs
+//! ([`HttpConn::end_of_stream`]), naming the ends 0 and 1 because roles may be decided late.
+//! Each end is classified by its first bytes: a request line, a status line, a TLS handshake
+//! record, the h2c preface or something else; a connection whose first sender is not HTTP/1.x
+//! is labelled and then ignored. Heads are parsed with httparse straight from the caller's
+//! slice; bodies (Content-Length, chunked, close-delimited) are skipped by arithmetic, and
+//! responses are matched in order to the requests of the other end. Only a head split across
+//! calls is copied, into a buffer capped at [`PENDING_MAX`]. A gap outside a body, or bytes that
+//! do not parse, make the stream look for the next request or status line and carry on.
+//! [`HttpConn::summary`] says what was seen.
+
+mod conn;
+mod scan;
+mod summary;
+#[cfg(test)]
+mod tests;
+
+pub use conn::{HttpConn, PENDING_MAX};
+pub use summary::{App, HttpSummary, Method, RequestLine};
 
 /// Request methods recognised at the start of a client's first payload. `PRI` is the HTTP/2
 /// connection preface (`PRI * HTTP/2.0`).
@@ -27,7 +48,7 @@ pub fn looks_like_request(payload: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+mod looks_like_request_tests {
     use super::*;
 
     #[test]
