@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::analysis::{Aggregator, CaptureSummary, Summary};
 use crate::capture::{CaptureError, CaptureReader, Frame, FrameSink};
 use crate::decode::{self, SkipReason};
+use crate::http::{HttpConn, HttpStreams, HttpSummary};
 use crate::tcp::{ConnRecord, Tracker, TrackerConfig, TrackerStats};
 use crate::time::{Duration, Timestamp};
 
@@ -47,18 +48,24 @@ pub struct RunStats {
     pub warnings: Vec<String>,
 }
 
+/// Where finished connections go: the TCP record and what HTTP saw on it.
+pub type RecordFn<'a> = dyn FnMut(&ConnRecord, &HttpSummary) -> io::Result<()> + 'a;
+
 /// Reads `paths` and hands every connection record to `records` as soon as the tracker lets go
 /// of it. `progress` gets the number of capture bytes read so far, once per buffer.
 pub fn run(
     paths: &[String],
     config: &Config,
-    records: &mut dyn FnMut(&ConnRecord) -> io::Result<()>,
+    records: &mut RecordFn<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunStats, PipelineError> {
-    let mut tracker = Tracker::new(TrackerConfig {
-        linger: config.linger,
-        looks_like_request: crate::http::looks_like_request,
-    });
+    let mut tracker = Tracker::with_handler(
+        TrackerConfig {
+            linger: config.linger,
+            looks_like_request: crate::http::looks_like_request,
+        },
+        HttpStreams,
+    );
     let mut stats = RunStats::default();
     let mut frames_before = 0u64;
     let mut bytes_before = 0u64;
@@ -113,9 +120,9 @@ pub fn run(
     }
 
     let mut err = None;
-    let mut sink = |r: &ConnRecord, _: &()| {
+    let mut sink = |r: &ConnRecord, http: &HttpConn| {
         if err.is_none() {
-            if let Err(e) = records(r) {
+            if let Err(e) = records(r, &http.summary(r.client_end)) {
                 err = Some(e);
             }
         }
@@ -138,8 +145,8 @@ pub fn analyze(
     let stats = run(
         paths,
         config,
-        &mut |r| {
-            agg.add(r);
+        &mut |r, http| {
+            agg.add(r, http);
             Ok(())
         },
         progress,
@@ -177,9 +184,9 @@ fn open_in_time_order(paths: &[String]) -> Result<Vec<CaptureReader>, CaptureErr
 }
 
 /// Per-frame work for one input: decode, count, track.
-struct Driver<'a> {
-    tracker: &'a mut Tracker,
-    records: &'a mut dyn FnMut(&ConnRecord) -> io::Result<()>,
+struct Driver<'a, 'b> {
+    tracker: &'a mut Tracker<HttpStreams>,
+    records: &'a mut RecordFn<'b>,
     progress: &'a mut dyn FnMut(u64),
     frames_before: u64,
     bytes_before: u64,
@@ -188,16 +195,16 @@ struct Driver<'a> {
     error: Option<io::Error>,
 }
 
-impl FrameSink for Driver<'_> {
+impl FrameSink for Driver<'_, '_> {
     fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
         match decode::decode(frame.linktype, frame.data) {
             Ok(seg) => {
                 self.tcp_segments += 1;
                 let records = &mut *self.records;
                 let error = &mut self.error;
-                let mut sink = |r: &ConnRecord, _: &()| {
+                let mut sink = |r: &ConnRecord, http: &HttpConn| {
                     if error.is_none() {
-                        if let Err(e) = records(r) {
+                        if let Err(e) = records(r, &http.summary(r.client_end)) {
                             *error = Some(e);
                         }
                     }

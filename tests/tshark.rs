@@ -145,3 +145,57 @@ fn verdicts_agree_with_wireshark_on_every_shipped_capture() {
         "only {checked_closes} closes compared"
     );
 }
+
+/// HTTP requests per `tcp.stream` as Wireshark's HTTP dissector counts them (a frame carrying
+/// several pipelined requests lists several methods).
+fn tshark_requests(path: &str) -> BTreeMap<u64, u32> {
+    let out = Command::new("tshark")
+        .args(["-r", path, "-n", "-Y", "http.request", "-T", "fields"])
+        .args(["-e", "tcp.stream", "-e", "http.request.method"])
+        .output()
+        .expect("tshark runs");
+    let mut counts = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((stream, methods)) = line.split_once('\t') else {
+            continue;
+        };
+        let n = methods.split(',').filter(|m| !m.is_empty()).count() as u32;
+        *counts.entry(stream.parse().expect("stream")).or_default() += n;
+    }
+    counts
+}
+
+#[test]
+fn request_counts_agree_with_wireshark_on_every_shipped_capture() {
+    if !tshark_available() {
+        assert!(std::env::var_os("CI").is_none(), "tshark is missing in CI");
+        eprintln!("tshark not installed: cross-check not run");
+        return;
+    }
+    let mut total = 0;
+    for name in [
+        "nginx-default-upstream.pcap",
+        "nginx-upstream-keepalive.pcap",
+        "healthcheck-no-keepalive.pcap",
+        "healthcheck-fixed.pcap",
+        "client-no-pool.pcap",
+        "client-pool.pcap",
+        "pipelined.pcap",
+        "chunked.pcap",
+        "pcapng-dumpcap.pcapng",
+        "any-sll2.pcap",
+        "ipv6.pcap",
+        "tls.pcap",
+        "rst-linger0.pcap",
+        "tuple-reuse.pcap",
+    ] {
+        let path = common::capture(name);
+        let ws = tshark_requests(&path);
+        for (r, h) in common::records_with_http(&path) {
+            let want = ws.get(&r.stream).copied().unwrap_or(0);
+            assert_eq!(h.requests, want, "{name} stream {}: requests", r.stream);
+            total += want;
+        }
+    }
+    assert!(total > 200, "only {total} requests compared");
+}

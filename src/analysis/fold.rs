@@ -1,7 +1,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use crate::http::HttpSummary;
 use crate::net::{Endpoint, Side};
+
+use super::http_stats::HttpStats;
 use crate::tcp::{Anomaly, CloseKind, ConnRecord, Event, Party, TcpState};
 use crate::time::Timestamp;
 
@@ -72,6 +75,7 @@ pub struct EndpointStats {
     pub counts: CloseCounts,
     /// Distinct client hosts.
     pub client_hosts: u64,
+    pub http: HttpStats,
 }
 
 /// Counts for one host (IP address), over all its connections in either role.
@@ -101,6 +105,7 @@ pub struct Totals {
 #[derive(Default)]
 struct EndpointAcc {
     counts: CloseCounts,
+    http: HttpStats,
     clients: std::collections::HashSet<IpAddr>,
 }
 
@@ -127,7 +132,7 @@ impl Aggregator {
         Self::default()
     }
 
-    pub fn add(&mut self, r: &ConnRecord) {
+    pub fn add(&mut self, r: &ConnRecord, http: &HttpSummary) {
         self.totals.counts.add(r);
         self.totals.first_ts = Some(
             self.totals
@@ -138,6 +143,7 @@ impl Aggregator {
 
         let ep = self.endpoints.entry(r.server).or_default();
         ep.counts.add(r);
+        ep.http.add(r, http);
         ep.clients.insert(r.client.ip);
 
         for side in [Side::Client, Side::Server] {
@@ -175,6 +181,7 @@ impl Aggregator {
                 endpoint,
                 counts: acc.counts,
                 client_hosts: acc.clients.len() as u64,
+                http: acc.http,
             })
             .collect();
         endpoints.sort_by(|a, b| {

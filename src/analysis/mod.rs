@@ -3,8 +3,12 @@
 //! not the number of connections.
 
 mod fold;
+mod http_stats;
+mod reason;
 
 pub use fold::{Aggregator, CloseCounts, EndpointStats, HostStats, Totals};
+pub use http_stats::{HttpStats, REQUEST_BUCKETS};
+pub use reason::{close_reason, idle_before_close, CloseReason, IDLE_THRESHOLD};
 
 use std::collections::BTreeMap;
 

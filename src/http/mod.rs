@@ -68,3 +68,27 @@ mod looks_like_request_tests {
         assert!(!looks_like_request(b"\x16\x03\x01\x02\x00"));
     }
 }
+
+/// Plugs [`HttpConn`] into the TCP tracker: each connection gets one, fed in sequence order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpStreams;
+
+impl crate::tcp::StreamHandler for HttpStreams {
+    type Conn = HttpConn;
+
+    fn open(&mut self) -> HttpConn {
+        HttpConn::new()
+    }
+
+    fn data(&mut self, conn: &mut HttpConn, end: usize, ts: crate::time::Timestamp, bytes: &[u8]) {
+        conn.data(end, ts, bytes);
+    }
+
+    fn gap(&mut self, conn: &mut HttpConn, end: usize, len: u64) {
+        conn.gap(end, len);
+    }
+
+    fn end_of_stream(&mut self, conn: &mut HttpConn, end: usize, ts: crate::time::Timestamp) {
+        conn.end_of_stream(end, ts);
+    }
+}

@@ -4,6 +4,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::analysis::{close_reason, idle_before_close};
+use crate::http::HttpSummary;
 use crate::net::Side;
 use crate::tcp::{ConnRecord, Mark};
 
@@ -56,9 +58,90 @@ struct ConnJson {
     fin_retransmits: u32,
     anomalies: Vec<&'static str>,
     end: &'static str,
+    close_reason: &'static str,
+    idle_before_close_ms: Option<f64>,
+    http: HttpJson,
 }
 
-fn conn_json(r: &ConnRecord) -> ConnJson {
+#[derive(Serialize)]
+struct RequestJson {
+    method: &'static str,
+    target: String,
+    version: &'static str,
+    has_host: bool,
+}
+
+/// What HTTP saw on one connection.
+#[derive(Serialize)]
+struct HttpJson {
+    app: &'static str,
+    requests: u32,
+    responses: u32,
+    interim_responses: u32,
+    methods: std::collections::BTreeMap<&'static str, u32>,
+    request_versions: std::collections::BTreeMap<&'static str, u32>,
+    response_versions: std::collections::BTreeMap<&'static str, u32>,
+    status_classes: std::collections::BTreeMap<&'static str, u32>,
+    requests_without_host: u32,
+    client_connection_close: u32,
+    client_keep_alive: u32,
+    server_connection_close: u32,
+    server_keep_alive: u32,
+    keep_alive_timeout_s: Option<u32>,
+    first_request: Option<RequestJson>,
+    last_request_time_s: Option<f64>,
+    last_response_time_s: Option<f64>,
+    unanswered_requests: u32,
+    gaps: u32,
+    resyncs: u32,
+    parse_errors: u32,
+    upgraded: bool,
+}
+
+const VERSIONS: [&str; 2] = ["1.0", "1.1"];
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+fn nonzero<const N: usize>(names: [&'static str; N], counts: &[u32; N]) -> std::collections::BTreeMap<&'static str, u32> {
+    names
+        .into_iter()
+        .zip(counts.iter().copied())
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+fn http_json(h: &HttpSummary) -> HttpJson {
+    HttpJson {
+        app: h.app.as_str(),
+        requests: h.requests,
+        responses: h.responses,
+        interim_responses: h.interim_responses,
+        methods: h.method_counts().map(|(m, n)| (m.as_str(), n)).collect(),
+        request_versions: nonzero(VERSIONS, &h.request_versions),
+        response_versions: nonzero(VERSIONS, &h.response_versions),
+        status_classes: nonzero(CLASSES, &h.status_classes),
+        requests_without_host: h.requests_without_host,
+        client_connection_close: h.client_conn_close,
+        client_keep_alive: h.client_keep_alive,
+        server_connection_close: h.server_conn_close,
+        server_keep_alive: h.server_keep_alive,
+        keep_alive_timeout_s: h.keep_alive_timeout_s,
+        first_request: h.first_request.as_ref().map(|q| RequestJson {
+            method: q.method.as_str(),
+            target: q.target.clone(),
+            version: VERSIONS[usize::from(q.version.min(1))],
+            has_host: q.has_host,
+        }),
+        last_request_time_s: h.last_request_ts.map(secs),
+        last_response_time_s: h.last_response_ts.map(secs),
+        unanswered_requests: h.unanswered_requests,
+        gaps: h.gaps,
+        resyncs: h.resyncs,
+        parse_errors: h.parse_errors,
+        upgraded: h.upgraded,
+    }
+}
+
+fn conn_json(r: &ConnRecord, h: &HttpSummary) -> ConnJson {
     ConnJson {
         stream: r.stream,
         client: r.client.to_string(),
@@ -87,12 +170,15 @@ fn conn_json(r: &ConnRecord) -> ConnJson {
         fin_retransmits: r.fin_retransmits,
         anomalies: r.anomalies.iter().map(|a| a.as_str()).collect(),
         end: r.end.as_str(),
+        close_reason: close_reason(r, h).as_str(),
+        idle_before_close_ms: idle_before_close(r).map(|d| (d.as_millis_f64() * 1000.0).round() / 1000.0),
+        http: http_json(h),
     }
 }
 
 /// Writes `r` as one JSON line.
-pub fn write_ndjson_record(out: &mut dyn Write, r: &ConnRecord) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &conn_json(r))?;
+pub fn write_ndjson_record(out: &mut dyn Write, r: &ConnRecord, http: &HttpSummary) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &conn_json(r, http))?;
     out.write_all(b"\n")
 }
 
@@ -128,15 +214,40 @@ const CSV_COLUMNS: &[&str] = &[
     "fin_retransmits",
     "anomalies",
     "end",
+    "close_reason",
+    "idle_before_close_ms",
+    "http_app",
+    "http_requests",
+    "http_responses",
+    "http_requests_10",
+    "http_requests_11",
+    "http_client_connection_close",
+    "http_server_connection_close",
+    "http_first_request",
 ];
+
+/// A CSV cell: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
+/// `@` is prefixed with `'` so spreadsheets do not run it as a formula.
+fn cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
 
 pub fn write_csv_header(out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", CSV_COLUMNS.join(","))
 }
 
-/// Writes `r` as one CSV row. No cell holds a comma, quote or newline (addresses, numbers and
-/// fixed names only), so no quoting is needed; IPv6 endpoints use `[addr]:port`.
-pub fn write_csv_record(out: &mut dyn Write, r: &ConnRecord) -> io::Result<()> {
+/// Writes `r` as one CSV row. Only the request target comes from packets; it is quoted and
+/// made inert by [`cell`]. IPv6 endpoints use `[addr]:port`.
+pub fn write_csv_record(out: &mut dyn Write, r: &ConnRecord, h: &HttpSummary) -> io::Result<()> {
     let opt = |o: Option<&'static str>| o.unwrap_or("");
     let ts = |t: Option<crate::time::Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
     let mark = |m: Option<Mark>| match m {
@@ -144,9 +255,17 @@ pub fn write_csv_record(out: &mut dyn Write, r: &ConnRecord) -> io::Result<()> {
         None => ",,".to_string(),
     };
     let anomalies: Vec<&str> = r.anomalies.iter().map(|a| a.as_str()).collect();
+    let idle = idle_before_close(r)
+        .map(|d| format!("{:.3}", d.as_millis_f64()))
+        .unwrap_or_default();
+    let first = h
+        .first_request
+        .as_ref()
+        .map(|q| cell(&format!("{} {}", q.method.as_str(), q.target)))
+        .unwrap_or_default();
     writeln!(
         out,
-        "{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.stream,
         r.client,
         r.server,
@@ -174,5 +293,15 @@ pub fn write_csv_record(out: &mut dyn Write, r: &ConnRecord) -> io::Result<()> {
         r.fin_retransmits,
         anomalies.join(";"),
         r.end.as_str(),
+        close_reason(r, h).as_str(),
+        idle,
+        h.app.as_str(),
+        h.requests,
+        h.responses,
+        h.request_versions[0],
+        h.request_versions[1],
+        h.client_conn_close,
+        h.server_conn_close,
+        first,
     )
 }

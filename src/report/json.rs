@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{json, Map, Value};
 
-use crate::analysis::{CaptureSummary, CloseCounts, Summary};
+use crate::analysis::{CaptureSummary, CloseCounts, HttpStats, Summary, REQUEST_BUCKETS};
 
 use super::{linktype_name, secs};
 
@@ -60,6 +60,46 @@ fn capture_json(c: &CaptureSummary) -> Value {
     })
 }
 
+fn http_stats_json(h: &HttpStats) -> Value {
+    let apps: Map<String, Value> = h
+        .apps
+        .iter()
+        .map(|(a, n)| (a.as_str().to_string(), json!(n)))
+        .collect();
+    let hist: Map<String, Value> = REQUEST_BUCKETS
+        .iter()
+        .zip(h.request_histogram())
+        .map(|((name, _, _), n)| (name.to_string(), json!(n)))
+        .collect();
+    let reasons: Map<String, Value> = h
+        .close_reasons
+        .iter()
+        .map(|(r, n)| (r.as_str().to_string(), json!(n)))
+        .collect();
+    let idle: Vec<Value> = h
+        .idle_before_close_s
+        .iter()
+        .map(|(s, n)| json!({"from_s": s, "to_s": s + 1, "connections": n}))
+        .collect();
+    json!({
+        "apps": apps,
+        "requests": h.requests,
+        "connections_with_requests": h.connections_with_requests(),
+        "requests_per_connection_mean": h.mean_requests_per_connection(),
+        "requests_per_connection_median": h.median_requests_per_connection(),
+        "requests_per_connection_max": h.max_requests_per_connection(),
+        "requests_per_connection_histogram": hist,
+        "one_request_share": h.one_request_share(),
+        "request_versions": {"1.0": h.request_versions[0], "1.1": h.request_versions[1]},
+        "requests_without_host": h.requests_without_host,
+        "connection_close_by_client": h.connection_close_by_client,
+        "connection_close_by_server": h.connection_close_by_server,
+        "close_reasons": reasons,
+        "idle_before_close": idle,
+        "idle_before_close_peak_s": h.idle_peak_s(),
+    })
+}
+
 /// The whole summary as a JSON value.
 pub fn summary_json(s: &Summary) -> Value {
     let mut totals = counts_json(&s.totals.counts);
@@ -81,6 +121,7 @@ pub fn summary_json(s: &Summary) -> Value {
             m.insert("port".into(), json!(e.endpoint.port));
             m.insert("client_hosts".into(), json!(e.client_hosts));
             m.extend(counts_json(&e.counts));
+            m.insert("http".into(), http_stats_json(&e.http));
             Value::Object(m)
         })
         .collect();

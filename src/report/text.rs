@@ -58,6 +58,22 @@ fn verdict(e: &EndpointStats) -> String {
             c.rst, c.aborted_by_client, c.aborted_by_server
         ));
     }
+    let h = &e.http;
+    if let (Some(mean), Some(share)) = (h.mean_requests_per_connection(), h.one_request_share()) {
+        parts.push(format!(
+            "{} HTTP requests, {mean:.1} per connection, {} carried one",
+            h.requests,
+            pct((share * 1000.0).round() as u64, 1000)
+        ));
+    }
+    if let Some((reason, n)) = h.close_reasons.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r))) {
+        if *n > 0 && closed > 0 {
+            parts.push(format!("most common: {} ({n})", reason.describe()));
+        }
+    }
+    if let Some(p) = h.idle_peak_s() {
+        parts.push(format!("idle closes peak at {p}-{} s (a keep-alive timeout)", p + 1));
+    }
     parts.join("; ")
 }
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use finscope::pipeline::{self, Config};
+use finscope::http::HttpSummary;
 use finscope::tcp::ConnRecord;
 
 /// Absolute path of a shipped capture.
@@ -14,7 +15,7 @@ pub fn records_of(path: &str) -> Vec<ConnRecord> {
     pipeline::run(
         &[path.to_string()],
         &Config::default(),
-        &mut |r| {
+        &mut |r, _| {
             out.push(r.clone());
             Ok(())
         },
@@ -22,5 +23,23 @@ pub fn records_of(path: &str) -> Vec<ConnRecord> {
     )
     .expect("capture reads");
     out.sort_by_key(|r| r.stream);
+    out
+}
+
+/// Every connection record of `path` with its HTTP summary, in stream order.
+#[allow(dead_code)] // not every test binary uses it
+pub fn records_with_http(path: &str) -> Vec<(ConnRecord, HttpSummary)> {
+    let mut out = Vec::new();
+    pipeline::run(
+        &[path.to_string()],
+        &Config::default(),
+        &mut |r, h| {
+            out.push((r.clone(), h.clone()));
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .expect("capture reads");
+    out.sort_by_key(|(r, _)| r.stream);
     out
 }
