@@ -5,10 +5,11 @@
 //! arithmetic. Only the unparsed tail of a head (or chunk-size line, or candidate line while
 //! resynchronising) split across calls is copied, into a buffer capped at [`PENDING_MAX`].
 
-use std::mem::{self, MaybeUninit};
+use std::mem;
 
-use httparse::{Header, ParserConfig, Status};
+use httparse::Status;
 
+use super::head::{parse_request, parse_response, parse_with_retry};
 use super::scan::{self, Class, Resync, Want};
 use super::summary::{App, HttpSummary, Method, RequestLine};
 use crate::time::Timestamp;
@@ -152,138 +153,6 @@ enum HeadStep {
     Parsed(usize),
     Partial,
     Error,
-}
-
-/// What a message head says about framing and the connection.
-#[derive(Clone, Copy, Debug, Default)]
-struct HeadInfo {
-    conn_close: bool,
-    keep_alive: bool,
-    has_host: bool,
-    chunked: bool,
-    /// `Transfer-Encoding` present but not ending in `chunked`.
-    other_coding: bool,
-    content_length: Option<u64>,
-    /// A `Content-Length` that is not a number, or two that differ.
-    bad_length: bool,
-    keep_alive_timeout: Option<u32>,
-}
-
-impl HeadInfo {
-    fn of(headers: &[Header<'_>]) -> HeadInfo {
-        let mut h = HeadInfo::default();
-        for hd in headers {
-            let name = hd.name.as_bytes();
-            if name.eq_ignore_ascii_case(b"connection") {
-                h.conn_close |= scan::has_token(hd.value, b"close");
-                h.keep_alive |= scan::has_token(hd.value, b"keep-alive");
-            } else if name.eq_ignore_ascii_case(b"host") {
-                h.has_host = true;
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                let chunked = scan::last_is_chunked(hd.value);
-                h.chunked = chunked;
-                h.other_coding = !chunked;
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                match (scan::decimal(hd.value), h.content_length) {
-                    (Some(n), None) => h.content_length = Some(n),
-                    (Some(n), Some(m)) if n == m => {}
-                    _ => h.bad_length = true,
-                }
-            } else if name.eq_ignore_ascii_case(b"keep-alive") {
-                if let Some(t) = scan::keep_alive_timeout(hd.value) {
-                    h.keep_alive_timeout = Some(t);
-                }
-            }
-        }
-        h
-    }
-
-    /// HTTP/1.0 closes unless it asks for keep-alive; any version closes on `close`.
-    fn wants_close(&self, version: u8) -> bool {
-        self.conn_close || (version == 0 && !self.keep_alive)
-    }
-}
-
-struct RequestHead {
-    method: Method,
-    version: u8,
-    /// Only for the connection's first request.
-    target: Option<String>,
-    info: HeadInfo,
-}
-
-struct ResponseHead {
-    code: u16,
-    version: u8,
-    info: HeadInfo,
-}
-
-/// Lenient parsing, as real servers and browsers are.
-fn parser_config() -> ParserConfig {
-    let mut c = ParserConfig::default();
-    c.allow_multiple_spaces_in_request_line_delimiters(true)
-        .ignore_invalid_headers_in_requests(true)
-        .allow_multiple_spaces_in_response_status_delimiters(true)
-        .allow_spaces_after_header_name_in_responses(true)
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .ignore_invalid_headers_in_responses(true);
-    c
-}
-
-fn parse_request<const N: usize>(
-    buf: &[u8],
-    want_target: bool,
-) -> httparse::Result<(usize, RequestHead)> {
-    let mut headers = [MaybeUninit::<Header<'_>>::uninit(); N];
-    let mut req = httparse::Request::new(&mut []);
-    let n = match parser_config().parse_request_with_uninit_headers(&mut req, buf, &mut headers)? {
-        Status::Complete(n) => n,
-        Status::Partial => return Ok(Status::Partial),
-    };
-    let method = req.method.unwrap_or("");
-    let target = req.path.filter(|_| want_target).map(|p| {
-        let p = p.as_bytes();
-        String::from_utf8_lossy(&p[..p.len().min(RequestLine::TARGET_MAX)]).into_owned()
-    });
-    Ok(Status::Complete((
-        n,
-        RequestHead {
-            method: Method::from_token(method.as_bytes()),
-            version: req.version.unwrap_or(1).min(1),
-            target,
-            info: HeadInfo::of(req.headers),
-        },
-    )))
-}
-
-fn parse_response<const N: usize>(buf: &[u8]) -> httparse::Result<(usize, ResponseHead)> {
-    let mut headers = [MaybeUninit::<Header<'_>>::uninit(); N];
-    let mut resp = httparse::Response::new(&mut []);
-    let n =
-        match parser_config().parse_response_with_uninit_headers(&mut resp, buf, &mut headers)? {
-            Status::Complete(n) => n,
-            Status::Partial => return Ok(Status::Partial),
-        };
-    Ok(Status::Complete((
-        n,
-        ResponseHead {
-            code: resp.code.unwrap_or(0),
-            version: resp.version.unwrap_or(1).min(1),
-            info: HeadInfo::of(resp.headers),
-        },
-    )))
-}
-
-/// Parses with a stack array of [`HEADERS`], and again with [`HEADERS_MAX`] if that was too few.
-fn parse_with_retry<T>(
-    small: impl FnOnce() -> httparse::Result<T>,
-    large: impl FnOnce() -> httparse::Result<T>,
-) -> Option<Status<T>> {
-    match small() {
-        Ok(s) => Some(s),
-        Err(httparse::Error::TooManyHeaders) => large().ok(),
-        Err(_) => None,
-    }
 }
 
 impl HttpConn {

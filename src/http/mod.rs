@@ -14,6 +14,7 @@
 //! [`HttpConn::summary`] says what was seen.
 
 mod conn;
+mod head;
 mod scan;
 mod summary;
 #[cfg(test)]

@@ -1,0 +1,143 @@
+//! One message head through httparse: the facts the tracker needs from a request or response
+//! head, read into small owned values so that nothing borrows the parsed bytes afterwards.
+
+use std::mem::MaybeUninit;
+
+use httparse::{Header, ParserConfig, Status};
+
+use super::scan;
+use super::summary::{Method, RequestLine};
+
+/// What a message head says about framing and the connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct HeadInfo {
+    pub(super) conn_close: bool,
+    pub(super) keep_alive: bool,
+    pub(super) has_host: bool,
+    pub(super) chunked: bool,
+    /// `Transfer-Encoding` present but not ending in `chunked`.
+    pub(super) other_coding: bool,
+    pub(super) content_length: Option<u64>,
+    /// A `Content-Length` that is not a number, or two that differ.
+    pub(super) bad_length: bool,
+    pub(super) keep_alive_timeout: Option<u32>,
+}
+
+impl HeadInfo {
+    fn of(headers: &[Header<'_>]) -> HeadInfo {
+        let mut h = HeadInfo::default();
+        for hd in headers {
+            let name = hd.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"connection") {
+                h.conn_close |= scan::has_token(hd.value, b"close");
+                h.keep_alive |= scan::has_token(hd.value, b"keep-alive");
+            } else if name.eq_ignore_ascii_case(b"host") {
+                h.has_host = true;
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                let chunked = scan::last_is_chunked(hd.value);
+                h.chunked = chunked;
+                h.other_coding = !chunked;
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                match (scan::decimal(hd.value), h.content_length) {
+                    (Some(n), None) => h.content_length = Some(n),
+                    (Some(n), Some(m)) if n == m => {}
+                    _ => h.bad_length = true,
+                }
+            } else if name.eq_ignore_ascii_case(b"keep-alive") {
+                if let Some(t) = scan::keep_alive_timeout(hd.value) {
+                    h.keep_alive_timeout = Some(t);
+                }
+            }
+        }
+        h
+    }
+
+    /// HTTP/1.0 closes unless it asks for keep-alive; any version closes on `close`.
+    pub(super) fn wants_close(&self, version: u8) -> bool {
+        self.conn_close || (version == 0 && !self.keep_alive)
+    }
+}
+
+pub(super) struct RequestHead {
+    pub(super) method: Method,
+    pub(super) version: u8,
+    /// Only for the connection's first request.
+    pub(super) target: Option<String>,
+    pub(super) info: HeadInfo,
+}
+
+pub(super) struct ResponseHead {
+    pub(super) code: u16,
+    pub(super) version: u8,
+    pub(super) info: HeadInfo,
+}
+
+/// Lenient parsing, as real servers and browsers are.
+fn parser_config() -> ParserConfig {
+    let mut c = ParserConfig::default();
+    c.allow_multiple_spaces_in_request_line_delimiters(true)
+        .ignore_invalid_headers_in_requests(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .ignore_invalid_headers_in_responses(true);
+    c
+}
+
+pub(super) fn parse_request<const N: usize>(
+    buf: &[u8],
+    want_target: bool,
+) -> httparse::Result<(usize, RequestHead)> {
+    let mut headers = [MaybeUninit::<Header<'_>>::uninit(); N];
+    let mut req = httparse::Request::new(&mut []);
+    let n = match parser_config().parse_request_with_uninit_headers(&mut req, buf, &mut headers)? {
+        Status::Complete(n) => n,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let method = req.method.unwrap_or("");
+    let target = req.path.filter(|_| want_target).map(|p| {
+        let p = p.as_bytes();
+        String::from_utf8_lossy(&p[..p.len().min(RequestLine::TARGET_MAX)]).into_owned()
+    });
+    Ok(Status::Complete((
+        n,
+        RequestHead {
+            method: Method::from_token(method.as_bytes()),
+            version: req.version.unwrap_or(1).min(1),
+            target,
+            info: HeadInfo::of(req.headers),
+        },
+    )))
+}
+
+pub(super) fn parse_response<const N: usize>(
+    buf: &[u8],
+) -> httparse::Result<(usize, ResponseHead)> {
+    let mut headers = [MaybeUninit::<Header<'_>>::uninit(); N];
+    let mut resp = httparse::Response::new(&mut []);
+    let n =
+        match parser_config().parse_response_with_uninit_headers(&mut resp, buf, &mut headers)? {
+            Status::Complete(n) => n,
+            Status::Partial => return Ok(Status::Partial),
+        };
+    Ok(Status::Complete((
+        n,
+        ResponseHead {
+            code: resp.code.unwrap_or(0),
+            version: resp.version.unwrap_or(1).min(1),
+            info: HeadInfo::of(resp.headers),
+        },
+    )))
+}
+
+/// Parses with a stack array of [`HEADERS`], and again with [`HEADERS_MAX`] if that was too few.
+pub(super) fn parse_with_retry<T>(
+    small: impl FnOnce() -> httparse::Result<T>,
+    large: impl FnOnce() -> httparse::Result<T>,
+) -> Option<Status<T>> {
+    match small() {
+        Ok(s) => Some(s),
+        Err(httparse::Error::TooManyHeaders) => large().ok(),
+        Err(_) => None,
+    }
+}
