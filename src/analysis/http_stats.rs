@@ -49,7 +49,10 @@ impl HttpStats {
             return;
         }
         self.requests += u64::from(http.requests);
-        *self.requests_per_connection.entry(http.requests).or_default() += 1;
+        *self
+            .requests_per_connection
+            .entry(http.requests)
+            .or_default() += 1;
         for (v, n) in http.request_versions.iter().enumerate() {
             self.request_versions[v] += u64::from(*n);
         }
@@ -86,14 +89,21 @@ impl HttpStats {
     }
 
     pub fn max_requests_per_connection(&self) -> Option<u32> {
-        self.requests_per_connection.keys().next_back().copied().filter(|k| *k > 0)
+        self.requests_per_connection
+            .keys()
+            .next_back()
+            .copied()
+            .filter(|k| *k > 0)
     }
 
     /// Connections per bucket of [`REQUEST_BUCKETS`].
     pub fn request_histogram(&self) -> [u64; 5] {
         let mut h = [0; 5];
         for (k, n) in &self.requests_per_connection {
-            if let Some(i) = REQUEST_BUCKETS.iter().position(|(_, lo, hi)| k >= lo && k <= hi) {
+            if let Some(i) = REQUEST_BUCKETS
+                .iter()
+                .position(|(_, lo, hi)| k >= lo && k <= hi)
+            {
                 h[i] += n;
             }
         }
@@ -117,7 +127,9 @@ impl HttpStats {
             .map(|(s, n)| (*s, *n))
             .collect();
         let total: u64 = idle.iter().map(|(_, n)| n).sum();
-        let (s, n) = idle.into_iter().max_by_key(|(s, n)| (*n, std::cmp::Reverse(*s)))?;
+        let (s, n) = idle
+            .into_iter()
+            .max_by_key(|(s, n)| (*n, std::cmp::Reverse(*s)))?;
         (n * 2 >= total && n >= 2).then_some(s)
     }
 }

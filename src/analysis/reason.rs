@@ -80,8 +80,12 @@ impl CloseReason {
     /// A sentence for reports.
     pub fn describe(self) -> &'static str {
         match self {
-            CloseReason::ServerAfterHttp10 => "server closed after an HTTP/1.0 request without keep-alive",
-            CloseReason::ServerAfterClientClose => "server closed after the client's Connection: close",
+            CloseReason::ServerAfterHttp10 => {
+                "server closed after an HTTP/1.0 request without keep-alive"
+            }
+            CloseReason::ServerAfterClientClose => {
+                "server closed after the client's Connection: close"
+            }
             CloseReason::ServerAfterOwnClose => "server closed after its own Connection: close",
             CloseReason::ServerIdleTimeout => "server closed an idle keep-alive connection",
             CloseReason::ServerOther => "server closed right after a response",

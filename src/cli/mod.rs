@@ -152,10 +152,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let RecordFormat::Csv = format {
                 report::write_csv_header(&mut out)?;
             }
-            let mut write = |r: &crate::tcp::ConnRecord, http: &crate::http::HttpSummary| match format {
-                RecordFormat::Ndjson => report::write_ndjson_record(&mut out, r, http),
-                RecordFormat::Csv => report::write_csv_record(&mut out, r, http),
-            };
+            let mut write =
+                |r: &crate::tcp::ConnRecord, http: &crate::http::HttpSummary| match format {
+                    RecordFormat::Ndjson => report::write_ndjson_record(&mut out, r, http),
+                    RecordFormat::Csv => report::write_csv_record(&mut out, r, http),
+                };
             let stats = pipeline::run(&captures, &cfg, &mut write, &mut |n| bar.set_position(n));
             bar.finish_and_clear();
             let stats = stats?;

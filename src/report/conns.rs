@@ -101,7 +101,10 @@ struct HttpJson {
 const VERSIONS: [&str; 2] = ["1.0", "1.1"];
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-fn nonzero<const N: usize>(names: [&'static str; N], counts: &[u32; N]) -> std::collections::BTreeMap<&'static str, u32> {
+fn nonzero<const N: usize>(
+    names: [&'static str; N],
+    counts: &[u32; N],
+) -> std::collections::BTreeMap<&'static str, u32> {
     names
         .into_iter()
         .zip(counts.iter().copied())
@@ -171,13 +174,18 @@ fn conn_json(r: &ConnRecord, h: &HttpSummary) -> ConnJson {
         anomalies: r.anomalies.iter().map(|a| a.as_str()).collect(),
         end: r.end.as_str(),
         close_reason: close_reason(r, h).as_str(),
-        idle_before_close_ms: idle_before_close(r).map(|d| (d.as_millis_f64() * 1000.0).round() / 1000.0),
+        idle_before_close_ms: idle_before_close(r)
+            .map(|d| (d.as_millis_f64() * 1000.0).round() / 1000.0),
         http: http_json(h),
     }
 }
 
 /// Writes `r` as one JSON line.
-pub fn write_ndjson_record(out: &mut dyn Write, r: &ConnRecord, http: &HttpSummary) -> io::Result<()> {
+pub fn write_ndjson_record(
+    out: &mut dyn Write,
+    r: &ConnRecord,
+    http: &HttpSummary,
+) -> io::Result<()> {
     serde_json::to_writer(&mut *out, &conn_json(r, http))?;
     out.write_all(b"\n")
 }

@@ -66,13 +66,20 @@ fn verdict(e: &EndpointStats) -> String {
             pct((share * 1000.0).round() as u64, 1000)
         ));
     }
-    if let Some((reason, n)) = h.close_reasons.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r))) {
+    if let Some((reason, n)) = h
+        .close_reasons
+        .iter()
+        .max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r)))
+    {
         if *n > 0 && closed > 0 {
             parts.push(format!("most common: {} ({n})", reason.describe()));
         }
     }
     if let Some(p) = h.idle_peak_s() {
-        parts.push(format!("idle closes peak at {p}-{} s (a keep-alive timeout)", p + 1));
+        parts.push(format!(
+            "idle closes peak at {p}-{} s (a keep-alive timeout)",
+            p + 1
+        ));
     }
     parts.join("; ")
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 
-use finscope::pipeline::{self, Config};
 use finscope::http::HttpSummary;
+use finscope::pipeline::{self, Config};
 use finscope::tcp::ConnRecord;
 
 /// Absolute path of a shipped capture.
