@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (each test binary uses some of them).
+#![allow(dead_code)]
 
 use finscope::http::HttpSummary;
 use finscope::pipeline::{self, Config};
@@ -27,7 +28,6 @@ pub fn records_of(path: &str) -> Vec<ConnRecord> {
 }
 
 /// Every connection record of `path` with its HTTP summary, in stream order.
-#[allow(dead_code)] // not every test binary uses it
 pub fn records_with_http(path: &str) -> Vec<(ConnRecord, HttpSummary)> {
     let mut out = Vec::new();
     pipeline::run(
