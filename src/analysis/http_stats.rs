@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::http::{App, HttpSummary};
 use crate::tcp::ConnRecord;
 
+use super::health::{HealthCheck, HealthTracker};
 use super::reason::{close_reason, idle_before_close, CloseReason};
 
 /// Buckets of requests per connection: 1, 2-10, 11-100, 101-1000, >1000 (connections with no
@@ -35,11 +36,13 @@ pub struct HttpStats {
     pub close_reasons: BTreeMap<CloseReason, u64>,
     /// Closed connections by whole seconds idle before the first FIN.
     pub idle_before_close_s: BTreeMap<u64, u64>,
+    health: HealthTracker,
 }
 
 impl HttpStats {
     pub fn add(&mut self, r: &ConnRecord, http: &HttpSummary) {
         *self.apps.entry(http.app).or_default() += 1;
+        self.health.add(r, http);
         *self.close_reasons.entry(close_reason(r, http)).or_default() += 1;
         if let Some(idle) = idle_before_close(r) {
             let s = (idle.0.max(0) / 1_000_000_000) as u64;
@@ -59,6 +62,11 @@ impl HttpStats {
         self.requests_without_host += u64::from(http.requests_without_host);
         self.connection_close_by_client += u64::from(http.client_conn_close > 0);
         self.connection_close_by_server += u64::from(http.server_conn_close > 0);
+    }
+
+    /// Health checks seen at this endpoint (steady one-request series per source).
+    pub fn health_checks(&self) -> Vec<HealthCheck> {
+        self.health.checks()
     }
 
     /// HTTP connections that carried at least one request.

@@ -3,10 +3,12 @@
 //! not the number of connections.
 
 mod fold;
+mod health;
 mod http_stats;
 mod reason;
 
 pub use fold::{Aggregator, CloseCounts, EndpointStats, HostStats, Totals};
+pub use health::{CheckSource, HealthCheck, MAX_JITTER, MIN_CHECKS};
 pub use http_stats::{HttpStats, REQUEST_BUCKETS};
 pub use reason::{close_reason, idle_before_close, CloseReason, IDLE_THRESHOLD};
 

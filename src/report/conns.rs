@@ -254,7 +254,7 @@ pub fn write_csv_header(out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Writes `r` as one CSV row. Only the request target comes from packets; it is quoted and
-/// made inert by [`cell`]. IPv6 endpoints use `[addr]:port`.
+/// made inert by `cell`. IPv6 endpoints use `[addr]:port`.
 pub fn write_csv_record(out: &mut dyn Write, r: &ConnRecord, h: &HttpSummary) -> io::Result<()> {
     let opt = |o: Option<&'static str>| o.unwrap_or("");
     let ts = |t: Option<crate::time::Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();

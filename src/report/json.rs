@@ -121,7 +121,36 @@ pub fn summary_json(s: &Summary) -> Value {
             m.insert("port".into(), json!(e.endpoint.port));
             m.insert("client_hosts".into(), json!(e.client_hosts));
             m.extend(counts_json(&e.counts));
-            m.insert("http".into(), http_stats_json(&e.http));
+            let mut http = http_stats_json(&e.http);
+            let closed = e.counts.closed_by_client
+                + e.counts.closed_by_server
+                + e.counts.closed_simultaneously;
+            let checks: Vec<Value> = e
+                .http
+                .health_checks()
+                .iter()
+                .map(|c| {
+                    json!({
+                        "method": c.method.as_str(),
+                        "target": c.target,
+                        "connections": c.connections,
+                        "share_of_closes": (closed > 0).then(|| c.connections as f64 / closed as f64),
+                        "http10_requests": c.http10,
+                        "requests_without_host": c.without_host,
+                        "closed_by_server": c.closed_by_server,
+                        "sources": c.sources.iter().map(|s| json!({
+                            "host": s.host.to_string(),
+                            "connections": s.connections,
+                            "period_s": (s.period_s * 1000.0).round() / 1000.0,
+                            "jitter_s": (s.jitter_s * 1000.0).round() / 1000.0,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            if let Value::Object(h) = &mut http {
+                h.insert("health_checks".into(), Value::Array(checks));
+            }
+            m.insert("http".into(), http);
             Value::Object(m)
         })
         .collect();

@@ -17,8 +17,17 @@ fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-/// One sentence saying who closes this endpoint's connections and where TIME-WAIT lands.
-fn verdict(e: &EndpointStats) -> String {
+/// Packet-derived text made safe for a terminal: control characters (escape sequences
+/// included) become `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Sentences saying who closes this endpoint's connections, where TIME-WAIT lands, and what
+/// HTTP shows about why: the first line, then indented detail lines.
+fn verdict(e: &EndpointStats) -> Vec<String> {
     let c = &e.counts;
     let ep = e.endpoint;
     let closed = c.closed_by_client + c.closed_by_server + c.closed_simultaneously;
@@ -58,6 +67,8 @@ fn verdict(e: &EndpointStats) -> String {
             c.rst, c.aborted_by_client, c.aborted_by_server
         ));
     }
+    let mut lines = vec![parts.join("; ")];
+    let mut parts = Vec::new();
     let h = &e.http;
     if let (Some(mean), Some(share)) = (h.mean_requests_per_connection(), h.one_request_share()) {
         parts.push(format!(
@@ -81,7 +92,38 @@ fn verdict(e: &EndpointStats) -> String {
             p + 1
         ));
     }
-    parts.join("; ")
+    if !parts.is_empty() {
+        lines.push(format!("HTTP: {}", parts.join("; ")));
+    }
+    for c in h.health_checks().iter().take(2) {
+        let sources: Vec<String> = c
+            .sources
+            .iter()
+            .take(4)
+            .map(|s| format!("{} every {:.2} s", s.host, s.period_s))
+            .collect();
+        let mut traits = Vec::new();
+        if c.http10 * 2 > c.connections {
+            traits.push("HTTP/1.0");
+        }
+        if c.without_host * 2 > c.connections {
+            traits.push("no Host");
+        }
+        let traits = if traits.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", traits.join(", "))
+        };
+        lines.push(format!(
+            "health check: {} {}{traits} from {}: {} connections, {} of its closes",
+            c.method.as_str(),
+            printable(&c.target),
+            sources.join(", "),
+            c.connections,
+            pct(c.connections, closed)
+        ));
+    }
+    lines
 }
 
 /// Writes the human summary of `s`.
@@ -113,7 +155,10 @@ pub fn write_text(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "Verdicts")?;
         for e in s.endpoints.iter().take(5) {
-            writeln!(out, "  {}", verdict(e))?;
+            for (i, line) in verdict(e).iter().enumerate() {
+                let indent = if i == 0 { "  " } else { "      " };
+                writeln!(out, "{indent}{line}")?;
+            }
         }
         writeln!(out)?;
         writeln!(out, "Who closes first, by server endpoint")?;
@@ -159,6 +204,65 @@ pub fn write_text(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
                 out,
                 "  ... {} more endpoints (--format json lists all)",
                 s.endpoints.len() - TOP
+            )?;
+        }
+    }
+
+    let http_rows: Vec<&EndpointStats> = s
+        .endpoints
+        .iter()
+        .filter(|e| e.http.requests > 0)
+        .take(TOP)
+        .collect();
+    if !http_rows.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "HTTP by server endpoint")?;
+        let w = http_rows
+            .iter()
+            .map(|e| e.endpoint.to_string().len())
+            .max()
+            .unwrap_or(8)
+            .max(8);
+        writeln!(
+            out,
+            "  {:<w$} {:>9} {:>20} {:>6} {:>8} {:>9} {:>9} {:>10}",
+            "endpoint",
+            "requests",
+            "req/conn avg/med/max",
+            "1-req",
+            "HTTP/1.0",
+            "no Host",
+            "close c/s",
+            "idle peak"
+        )?;
+        for e in http_rows {
+            let h = &e.http;
+            let per = format!(
+                "{:.1}/{}/{}",
+                h.mean_requests_per_connection().unwrap_or(0.0),
+                h.median_requests_per_connection().unwrap_or(0),
+                h.max_requests_per_connection().unwrap_or(0)
+            );
+            let one = h
+                .one_request_share()
+                .map(|x| pct((x * 1000.0).round() as u64, 1000))
+                .unwrap_or_else(|| "-".into());
+            writeln!(
+                out,
+                "  {:<w$} {:>9} {:>20} {:>6} {:>8} {:>9} {:>9} {:>10}",
+                e.endpoint.to_string(),
+                h.requests,
+                per,
+                one,
+                pct(h.request_versions[0], h.requests),
+                pct(h.requests_without_host, h.requests),
+                format!(
+                    "{}/{}",
+                    h.connection_close_by_client, h.connection_close_by_server
+                ),
+                h.idle_peak_s()
+                    .map(|p| format!("{p} s"))
+                    .unwrap_or_else(|| "-".into()),
             )?;
         }
     }
