@@ -108,3 +108,31 @@ fn lost_segment_is_a_gap_and_parsing_resynchronises() {
     assert!(h.gaps >= 1, "{h:?}");
     assert_eq!(h.responses, 4);
 }
+
+#[test]
+fn health_checks_are_found_with_sources_and_period() {
+    let h = endpoint_http("healthcheck-no-keepalive.pcap", "127.0.0.2:8080");
+    let checks = h.health_checks();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    let c = &checks[0];
+    assert_eq!((c.method, c.target.as_str()), (Method::Head, "/"));
+    assert_eq!(
+        (c.connections, c.http10, c.without_host, c.closed_by_server),
+        (16, 16, 16, 16)
+    );
+    let hosts: Vec<String> = c.sources.iter().map(|s| s.host.to_string()).collect();
+    assert_eq!(hosts, ["127.0.0.21", "127.0.0.22"]);
+    for s in &c.sources {
+        assert!((s.period_s - 0.5).abs() < 0.05, "{s:?}");
+    }
+    // Ordinary traffic with distinct URLs is not a health check.
+    assert!(endpoint_http("client-no-pool.pcap", "127.0.0.3:8887")
+        .health_checks()
+        .is_empty());
+}
+
+#[test]
+fn rst_linger0_is_reset_by_client_after_the_exchange() {
+    let h = endpoint_http("rst-linger0.pcap", "127.0.0.3:8887");
+    assert_eq!(h.close_reasons.get(&CloseReason::ResetByClient), Some(&10));
+}

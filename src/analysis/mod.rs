@@ -10,7 +10,9 @@ mod reason;
 pub use fold::{Aggregator, CloseCounts, EndpointStats, HostStats, Totals};
 pub use health::{CheckSource, HealthCheck, MAX_JITTER, MIN_CHECKS};
 pub use http_stats::{HttpStats, REQUEST_BUCKETS};
-pub use reason::{close_reason, idle_before_close, CloseReason, IDLE_THRESHOLD};
+pub use reason::{
+    close_after_request, close_reason, idle_before_close, CloseReason, IDLE_THRESHOLD,
+};
 
 use std::collections::BTreeMap;
 

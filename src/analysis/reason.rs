@@ -31,8 +31,15 @@ pub enum CloseReason {
     ClientIdle,
     /// Both FINs crossed.
     Simultaneous,
+    /// A RST from the client before any FIN, after every request was answered.
     ResetByClient,
+    /// A RST from the client while a request was still without its response.
+    ResetByClientMidExchange,
+    /// A RST from the server before any FIN, after every request was answered.
     ResetByServer,
+    /// A RST from the server while a request was still without its response: the request was
+    /// left unread or unanswered.
+    ResetByServerMidExchange,
     /// Closed, but the payload was not HTTP (TLS, HTTP/2, other) or there was none.
     NotHttp,
     /// Not closed within the capture.
@@ -41,7 +48,7 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    pub const ALL: [CloseReason; 14] = [
+    pub const ALL: [CloseReason; 16] = [
         CloseReason::ServerAfterHttp10,
         CloseReason::ServerAfterClientClose,
         CloseReason::ServerAfterOwnClose,
@@ -52,7 +59,9 @@ impl CloseReason {
         CloseReason::ClientIdle,
         CloseReason::Simultaneous,
         CloseReason::ResetByClient,
+        CloseReason::ResetByClientMidExchange,
         CloseReason::ResetByServer,
+        CloseReason::ResetByServerMidExchange,
         CloseReason::NotHttp,
         CloseReason::Open,
         CloseReason::Unknown,
@@ -70,7 +79,9 @@ impl CloseReason {
             CloseReason::ClientIdle => "client_idle",
             CloseReason::Simultaneous => "simultaneous",
             CloseReason::ResetByClient => "reset_by_client",
+            CloseReason::ResetByClientMidExchange => "reset_by_client_mid_exchange",
             CloseReason::ResetByServer => "reset_by_server",
+            CloseReason::ResetByServerMidExchange => "reset_by_server_mid_exchange",
             CloseReason::NotHttp => "not_http",
             CloseReason::Open => "open",
             CloseReason::Unknown => "unknown",
@@ -94,7 +105,11 @@ impl CloseReason {
             CloseReason::ClientIdle => "client closed an idle connection",
             CloseReason::Simultaneous => "simultaneous close",
             CloseReason::ResetByClient => "reset by client",
+            CloseReason::ResetByClientMidExchange => {
+                "reset by client before a response was complete"
+            }
             CloseReason::ResetByServer => "reset by server",
+            CloseReason::ResetByServerMidExchange => "reset by server with a request unanswered",
             CloseReason::NotHttp => "closed, payload not HTTP/1.x",
             CloseReason::Open => "not closed in the capture",
             CloseReason::Unknown => "unknown",
@@ -116,9 +131,12 @@ pub fn idle_before_close(r: &ConnRecord) -> Option<Duration> {
 /// The reason `r` ended, given what HTTP saw on it.
 pub fn close_reason(r: &ConnRecord, http: &HttpSummary) -> CloseReason {
     if r.close == CloseKind::Rst {
-        return match r.first_rst.map(|m| m.side) {
-            Some(Side::Server) => CloseReason::ResetByServer,
-            _ => CloseReason::ResetByClient,
+        let mid = http.unanswered_requests > 0;
+        return match (r.first_rst.map(|m| m.side), mid) {
+            (Some(Side::Server), false) => CloseReason::ResetByServer,
+            (Some(Side::Server), true) => CloseReason::ResetByServerMidExchange,
+            (_, false) => CloseReason::ResetByClient,
+            (_, true) => CloseReason::ResetByClientMidExchange,
         };
     }
     let Some(closer) = r.closer else {
@@ -149,4 +167,17 @@ pub fn close_reason(r: &ConnRecord, http: &HttpSummary) -> CloseReason {
 /// Every request on the connection was HTTP/1.0 (nginx's default to an upstream).
 fn only_http10(http: &HttpSummary) -> bool {
     http.request_versions[0] > 0 && http.request_versions[1] == 0
+}
+
+/// How many requests the connection had carried when the first FIN was sent: the close came
+/// after request number N (N = 0: before any request).
+pub fn close_after_request(r: &ConnRecord, http: &HttpSummary) -> Option<u32> {
+    let fin = r.first_fin?.ts;
+    if http.app != App::Http {
+        return None;
+    }
+    Some(match http.last_request_ts {
+        Some(t) if t > fin => http.requests.saturating_sub(1),
+        _ => http.requests,
+    })
 }

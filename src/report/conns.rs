@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::analysis::{close_reason, idle_before_close};
+use crate::analysis::{close_after_request, close_reason, idle_before_close};
 use crate::http::HttpSummary;
 use crate::net::Side;
 use crate::tcp::{ConnRecord, Mark};
@@ -60,6 +60,7 @@ struct ConnJson {
     end: &'static str,
     close_reason: &'static str,
     idle_before_close_ms: Option<f64>,
+    close_after_request: Option<u32>,
     http: HttpJson,
 }
 
@@ -176,6 +177,7 @@ fn conn_json(r: &ConnRecord, h: &HttpSummary) -> ConnJson {
         close_reason: close_reason(r, h).as_str(),
         idle_before_close_ms: idle_before_close(r)
             .map(|d| (d.as_millis_f64() * 1000.0).round() / 1000.0),
+        close_after_request: close_after_request(r, h),
         http: http_json(h),
     }
 }

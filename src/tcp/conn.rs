@@ -117,12 +117,17 @@ impl<A> Connection<A> {
 
     /// Delivers what both directions still hold, reporting holes; called before the record
     /// is emitted.
-    pub(crate) fn flush_streams<H: StreamHandler<Conn = A>>(&mut self, handler: &mut H) {
+    pub(crate) fn flush_streams<H: StreamHandler<Conn = A>>(
+        &mut self,
+        handler: &mut H,
+        budget: &mut usize,
+    ) {
         for end in 0..2 {
             let mut out = Out {
                 handler: &mut *handler,
                 conn: &mut self.app,
                 end,
+                budget: &mut *budget,
             };
             self.streams[end].flush(&mut out);
         }
@@ -174,9 +179,10 @@ impl<A> Connection<A> {
         seen: Seen,
         looks_like_request: fn(&[u8]) -> bool,
         handler: &mut H,
+        budget: &mut usize,
     ) {
         self.track(from, seg, seen, looks_like_request);
-        self.stream(from, seg, seen, handler);
+        self.stream(from, seg, seen, handler, budget);
     }
 
     /// Payload delivery: data in sequence order, the peer's ACK closing holes, the FIN.
@@ -186,6 +192,7 @@ impl<A> Connection<A> {
         seg: &Segment<'_>,
         seen: Seen,
         handler: &mut H,
+        budget: &mut usize,
     ) {
         let flags = seg.flags;
         let seq = SeqNumber(seg.seq);
@@ -201,6 +208,7 @@ impl<A> Connection<A> {
             handler,
             conn: &mut self.app,
             end: from,
+            budget,
         };
         if seg.payload_len > 0 {
             self.streams[from].segment(&mut out, data_seq, seg.payload_len, seg.payload, seen.ts);

@@ -38,6 +38,8 @@ impl StreamHandler for NoPayload {
 const MAX_HELD_BYTES: usize = 256 * 1024;
 /// Most segments held out of order per direction.
 const MAX_HELD_SEGMENTS: usize = 64;
+/// Most bytes held out of order over all connections together.
+pub const MAX_HELD_TOTAL: usize = 64 * 1024 * 1024;
 
 struct Held {
     seq: SeqNumber,
@@ -88,6 +90,8 @@ pub(crate) struct Out<'a, H: StreamHandler> {
     pub handler: &'a mut H,
     pub conn: &'a mut H::Conn,
     pub end: usize,
+    /// Bytes that may still be held out of order, over all connections.
+    pub budget: &'a mut usize,
 }
 
 impl<H: StreamHandler> Out<'_, H> {
@@ -158,8 +162,9 @@ impl Reassembly {
         bytes: &[u8],
         ts: Timestamp,
     ) {
-        let full =
-            self.held_bytes + bytes.len() > MAX_HELD_BYTES || self.held.len() >= MAX_HELD_SEGMENTS;
+        let full = self.held_bytes + bytes.len() > MAX_HELD_BYTES
+            || self.held.len() >= MAX_HELD_SEGMENTS
+            || bytes.len() > *out.budget;
         if full {
             // Give up on the hole: report it, deliver what is held, then this segment.
             self.skip_to_first_held(out);
@@ -187,6 +192,7 @@ impl Reassembly {
             },
         );
         self.held_bytes += bytes.len();
+        *out.budget -= bytes.len();
     }
 
     /// Delivers held segments that now connect to `next`.
@@ -198,6 +204,7 @@ impl Reassembly {
             }
             let h = held.remove(0);
             self.held_bytes -= h.bytes.len();
+            *out.budget += h.bytes.len();
             self.next = Some(out.deliver(next, h.seq, h.len, &h.bytes, h.ts));
         }
         if held.is_empty() && held.capacity() > 0 {
@@ -296,6 +303,7 @@ mod tests {
         r: Reassembly,
         h: Log,
         log: Vec<String>,
+        budget: usize,
     }
 
     impl Rig {
@@ -306,6 +314,7 @@ mod tests {
                 r,
                 h: Log,
                 log: Vec::new(),
+                budget: MAX_HELD_TOTAL,
             }
         }
         fn seg(&mut self, seq: u32, data: &str) -> &mut Self {
@@ -316,6 +325,7 @@ mod tests {
                 handler: &mut self.h,
                 conn: &mut self.log,
                 end: 0,
+                budget: &mut self.budget,
             };
             self.r.segment(
                 &mut out,
@@ -331,6 +341,7 @@ mod tests {
                 handler: &mut self.h,
                 conn: &mut self.log,
                 end: 0,
+                budget: &mut self.budget,
             };
             self.r.peer_acked(&mut out, SeqNumber(ack));
             self
@@ -340,6 +351,7 @@ mod tests {
                 handler: &mut self.h,
                 conn: &mut self.log,
                 end: 0,
+                budget: &mut self.budget,
             };
             self.r.fin(&mut out, SeqNumber(seq), Timestamp(0));
             self
@@ -349,6 +361,7 @@ mod tests {
                 handler: &mut self.h,
                 conn: &mut self.log,
                 end: 0,
+                budget: &mut self.budget,
             };
             self.r.flush(&mut out);
             self
@@ -426,6 +439,17 @@ mod tests {
     }
 
     #[test]
+    fn shared_budget_bounds_what_all_connections_hold() {
+        let mut r = Rig::new(99);
+        r.budget = 3;
+        r.seg(100, "a").seg(102, "cd");
+        assert_eq!(r.budget, 1);
+        r.seg(105, "fg");
+        assert_eq!(r.log(), ["d0:a", "g0:1", "d0:cd", "g0:1", "d0:fg"]);
+        assert_eq!(r.budget, 3);
+    }
+
+    #[test]
     fn delivery_survives_sequence_wrap() {
         let mut r = Rig::new(u32::MAX - 2);
         r.seg(u32::MAX - 1, "ab").seg(0, "cd").fin(2);
@@ -438,6 +462,7 @@ mod tests {
             r: Reassembly::default(),
             h: Log,
             log: Vec::new(),
+            budget: MAX_HELD_TOTAL,
         };
         r.seg(5000, "xy").seg(5002, "z");
         assert_eq!(r.log(), ["d0:xy", "d0:z"]);

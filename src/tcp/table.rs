@@ -10,7 +10,7 @@ use crate::time::{Duration, Timestamp};
 
 use super::conn::{Connection, Seen};
 use super::record::{Anomaly, ConnRecord, EndReason};
-use super::stream::{NoPayload, StreamHandler};
+use super::stream::{NoPayload, StreamHandler, MAX_HELD_TOTAL};
 
 /// Receives each connection's record, with the stream handler's state for it, when the
 /// tracker lets go of the connection.
@@ -59,6 +59,8 @@ pub struct TrackerStats {
 pub struct Tracker<H: StreamHandler = NoPayload> {
     config: TrackerConfig,
     handler: H,
+    /// Out-of-order bytes that may still be held, over all connections.
+    held_budget: usize,
     flows: HashMap<FlowKey, Connection<H::Conn>, foldhash::fast::RandomState>,
     /// Finished connections in order of their linger deadline.
     finished: VecDeque<(Timestamp, FlowKey, u64)>,
@@ -80,6 +82,7 @@ impl<H: StreamHandler> Tracker<H> {
         Tracker {
             config,
             handler,
+            held_budget: MAX_HELD_TOTAL,
             flows: HashMap::default(),
             finished: VecDeque::new(),
             next_stream: 0,
@@ -125,7 +128,7 @@ impl<H: StreamHandler> Tracker<H> {
                     let app = self.handler.open();
                     let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
                     let mut old = std::mem::replace(conn, next);
-                    old.flush_streams(&mut self.handler);
+                    old.flush_streams(&mut self.handler, &mut self.held_budget);
                     sink.record(&old.record(EndReason::Reused), &old.app);
                     if reused_while_open {
                         conn.anomalies.insert(Anomaly::ReusedWhileOpen);
@@ -154,6 +157,7 @@ impl<H: StreamHandler> Tracker<H> {
             seen,
             self.config.looks_like_request,
             &mut self.handler,
+            &mut self.held_budget,
         );
         if !was_complete && conn.complete() {
             let deadline = self.now.max(ts).plus(self.config.linger);
@@ -182,7 +186,7 @@ impl<H: StreamHandler> Tracker<H> {
                 continue;
             }
             if let Some(mut conn) = self.flows.remove(&key) {
-                conn.flush_streams(&mut self.handler);
+                conn.flush_streams(&mut self.handler, &mut self.held_budget);
                 sink.record(&conn.record(EndReason::Closed), &conn.app);
             }
         }
@@ -194,7 +198,7 @@ impl<H: StreamHandler> Tracker<H> {
         let mut rest: Vec<Connection<H::Conn>> = self.flows.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.stream);
         for mut conn in rest {
-            conn.flush_streams(&mut self.handler);
+            conn.flush_streams(&mut self.handler, &mut self.held_budget);
             let end = if conn.complete() {
                 EndReason::Closed
             } else {
