@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use thiserror::Error;
 
-use crate::analysis::{Aggregator, CaptureSummary, Summary};
+use crate::analysis::{Aggregator, CaptureSummary, Summary, TimeWaitConfig};
 use crate::capture::{CaptureError, CaptureReader, Frame, FrameSink};
 use crate::decode::{self, SkipReason};
 use crate::http::{HttpConn, HttpStreams, HttpSummary};
@@ -16,16 +16,19 @@ use crate::tcp::{ConnRecord, Tracker, TrackerConfig, TrackerStats};
 use crate::time::{Duration, Timestamp};
 
 /// Settings for a run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Config {
     /// See [`TrackerConfig::linger`].
     pub linger: Duration,
+    /// TIME-WAIT hold times and the ephemeral port range, for the timeline.
+    pub time_wait: TimeWaitConfig,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             linger: Duration::from_secs(5),
+            time_wait: TimeWaitConfig::default(),
         }
     }
 }
@@ -141,7 +144,7 @@ pub fn analyze(
     config: &Config,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, PipelineError> {
-    let mut agg = Aggregator::new();
+    let mut agg = Aggregator::with_time_wait(config.time_wait.clone());
     let stats = run(
         paths,
         config,

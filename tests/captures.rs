@@ -210,3 +210,131 @@ fn rotated_set_is_read_in_time_order() {
     assert!(firsts[0] < firsts[1]);
     assert_eq!(s.totals.counts.connections, 40 + 24);
 }
+
+/// TIME-WAIT held at the end of each capture, per host, as the kernel reported it
+/// (`ss -Htan state time-wait` right after the capture, captures/README.md).
+#[test]
+fn time_wait_at_end_matches_what_the_kernel_held() {
+    let cases: &[(&str, &[(&str, u64)])] = &[
+        (
+            "nginx-default-upstream.pcap",
+            &[("127.0.0.10", 20), ("127.0.0.3", 14), ("127.0.0.2", 6)],
+        ),
+        (
+            "nginx-upstream-keepalive.pcap",
+            &[("127.0.0.10", 20), ("127.0.0.3", 4)],
+        ),
+        (
+            "nginx-keepalive-timeout-0.pcap",
+            &[("127.0.0.10", 15), ("127.0.0.2", 5)],
+        ),
+        (
+            "nginx-keepalive-timeout-0-wait-eof.pcap",
+            &[("127.0.0.2", 10)],
+        ),
+        ("nginx-idle-timeout.pcap", &[("127.0.0.2", 5)]),
+        ("rst-linger0.pcap", &[("127.0.0.10", 0), ("127.0.0.3", 0)]),
+        // Ten server-side closes on one 4-tuple, each TIME-WAIT ended by the next SYN: 1 left.
+        ("tuple-reuse.pcap", &[("127.0.0.3", 1)]),
+        ("ipv6.pcap", &[("::1", 10)]),
+        (
+            "healthcheck-no-keepalive.pcap",
+            &[("127.0.0.3", 16), ("127.0.0.2", 16), ("127.0.0.10", 10)],
+        ),
+        (
+            "healthcheck-fixed.pcap",
+            &[("127.0.0.3", 1), ("127.0.0.2", 16), ("127.0.0.10", 10)],
+        ),
+        ("client-no-pool.pcap", &[("127.0.0.10", 20)]),
+        ("client-pool.pcap", &[("127.0.0.3", 1)]),
+    ];
+    for (name, hosts) in cases {
+        let s = analyze(&[name]);
+        for (host, want) in *hosts {
+            let ip: IpAddr = host.parse().unwrap();
+            let got = s
+                .time_wait
+                .iter()
+                .find(|t| t.host == ip)
+                .map_or(0, |t| t.stats.at_end);
+            assert_eq!(got, *want, "{name}: TIME-WAIT on {host} at the end");
+        }
+    }
+    let s = analyze(&["tuple-reuse.pcap"]);
+    let tw = &s.time_wait[0].stats;
+    assert_eq!((tw.entries, tw.peak, tw.cut_by_reuse), (10, 1, 9));
+}
+
+#[test]
+fn findings_name_the_hop_and_the_fix() {
+    let ids = |name: &str| -> Vec<(String, String)> {
+        analyze(&[name])
+            .findings
+            .iter()
+            .map(|f| (f.id.to_string(), f.title.clone()))
+            .collect()
+    };
+    let f = ids("nginx-default-upstream.pcap");
+    assert!(
+        f.iter()
+            .any(|(id, t)| id == "proxy_without_upstream_keepalive"
+                && t.starts_with("127.0.0.3:8887")),
+        "{f:?}"
+    );
+    assert!(f.iter().any(|(id, _)| id == "tw_sysctl_caution"), "{f:?}");
+    let f = ids("nginx-upstream-keepalive.pcap");
+    assert!(
+        !f.iter()
+            .any(|(id, _)| id == "proxy_without_upstream_keepalive"),
+        "{f:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|(id, t)| id == "server_idle_timeout" && t.contains("after about 2 s")),
+        "{f:?}"
+    );
+
+    let f = ids("healthcheck-no-keepalive.pcap");
+    assert!(
+        f.iter()
+            .any(|(id, t)| id == "health_checks_without_keepalive"
+                && t.starts_with("127.0.0.3:8887")),
+        "{f:?}"
+    );
+    let f = ids("healthcheck-fixed.pcap");
+    assert!(
+        !f.iter()
+            .any(|(id, t)| id == "health_checks_without_keepalive"
+                && t.starts_with("127.0.0.3:8887")),
+        "{f:?}"
+    );
+
+    let f = ids("client-no-pool.pcap");
+    assert!(
+        f.iter()
+            .any(|(id, t)| id == "client_without_pool" && t.starts_with("127.0.0.10")),
+        "{f:?}"
+    );
+    let f = ids("client-pool.pcap");
+    assert!(
+        !f.iter().any(|(id, _)| id == "client_without_pool"),
+        "{f:?}"
+    );
+
+    let f = ids("rst-linger0.pcap");
+    assert!(f.iter().any(|(id, _)| id == "resets"), "{f:?}");
+
+    // Every finding carries evidence, a fix, and (when it has connections) a filter.
+    for name in [
+        "nginx-default-upstream.pcap",
+        "healthcheck-no-keepalive.pcap",
+        "rst-linger0.pcap",
+    ] {
+        for f in analyze(&[name]).findings {
+            assert!(!f.evidence.is_empty() && !f.fix.is_empty(), "{f:?}");
+            if !f.streams.is_empty() {
+                assert!(f.wireshark_filter().unwrap().starts_with("tcp.stream in {"));
+            }
+        }
+    }
+}

@@ -5,6 +5,32 @@ use crate::http::HttpSummary;
 use crate::net::{Endpoint, Side};
 
 use super::http_stats::HttpStats;
+use super::reason::{close_reason, CloseReason};
+use super::timewait::{TimeWaitConfig, TimeWaitTracker};
+
+/// Stream numbers kept per kind of evidence, for findings and Wireshark filters.
+pub const SAMPLE_STREAMS: usize = 20;
+
+/// A few `stream` numbers per kind of evidence.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Samples(BTreeMap<&'static str, Vec<u64>>);
+
+impl Samples {
+    fn add(&mut self, kind: &'static str, stream: u64) {
+        let v = self.0.entry(kind).or_default();
+        if v.len() < SAMPLE_STREAMS {
+            v.push(stream);
+        }
+    }
+
+    /// The streams kept for `kind`, in the order the records arrived.
+    pub fn get(&self, kind: &str) -> &[u64] {
+        self.0.get(kind).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Connections started per second, by who closed them.
+pub const START_KINDS: [&str; 5] = ["client", "server", "both", "reset", "open"];
 use crate::tcp::{Anomaly, CloseKind, ConnRecord, Event, Party, TcpState};
 use crate::time::Timestamp;
 
@@ -75,7 +101,10 @@ pub struct EndpointStats {
     pub counts: CloseCounts,
     /// Distinct client hosts.
     pub client_hosts: u64,
+    /// The clients with most connections (up to 5), most first.
+    pub top_clients: Vec<(IpAddr, u64)>,
     pub http: HttpStats,
+    pub samples: Samples,
 }
 
 /// Counts for one host (IP address), over all its connections in either role.
@@ -92,6 +121,12 @@ pub struct HostStats {
     pub resets_sent: u64,
     /// TIME-WAIT entries this host was left holding.
     pub time_wait: u64,
+    /// Connections it opened, carried at most one HTTP request on, and closed first itself:
+    /// the mark of a client without a connection pool.
+    pub one_request_closes_as_client: u64,
+    /// HTTP connections it opened.
+    pub http_connections_as_client: u64,
+    pub samples: Samples,
 }
 
 /// Whole-capture totals.
@@ -106,30 +141,43 @@ pub struct Totals {
 struct EndpointAcc {
     counts: CloseCounts,
     http: HttpStats,
-    clients: std::collections::HashSet<IpAddr>,
+    samples: Samples,
+    clients: HashMap<IpAddr, u64>,
 }
 
 /// Receives connection records one by one and keeps only counts.
 #[derive(Default)]
 pub struct Aggregator {
     totals: Totals,
+    starts: BTreeMap<i64, [u64; 5]>,
+    time_wait: TimeWaitTracker,
     endpoints: HashMap<Endpoint, EndpointAcc>,
     hosts: HashMap<IpAddr, HostStats>,
     anomalies: BTreeMap<Anomaly, u64>,
     unexpected: BTreeMap<(TcpState, Event), u64>,
 }
 
-type Finished = (
-    Totals,
-    Vec<EndpointStats>,
-    Vec<HostStats>,
-    BTreeMap<Anomaly, u64>,
-    BTreeMap<(TcpState, Event), u64>,
-);
+/// What the aggregator hands to [`Summary`](super::Summary).
+pub(crate) struct Finished {
+    pub totals: Totals,
+    pub endpoints: Vec<EndpointStats>,
+    pub hosts: Vec<HostStats>,
+    pub anomalies: BTreeMap<Anomaly, u64>,
+    pub unexpected: BTreeMap<(TcpState, Event), u64>,
+    pub starts: BTreeMap<i64, [u64; 5]>,
+    pub time_wait: TimeWaitTracker,
+}
 
 impl Aggregator {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_time_wait(config: TimeWaitConfig) -> Self {
+        Aggregator {
+            time_wait: TimeWaitTracker::new(config),
+            ..Self::default()
+        }
     }
 
     pub fn add(&mut self, r: &ConnRecord, http: &HttpSummary) {
@@ -141,10 +189,38 @@ impl Aggregator {
         );
         self.totals.last_ts = Some(self.totals.last_ts.map_or(r.last_ts, |t| t.max(r.last_ts)));
 
+        let kind = match (r.closer, r.close) {
+            (_, CloseKind::Rst) => 3,
+            (Some(Party::Client), _) => 0,
+            (Some(Party::Server), _) => 1,
+            (Some(Party::Both), _) => 2,
+            (None, _) => 4,
+        };
+        self.starts
+            .entry(r.first_ts.0.div_euclid(1_000_000_000))
+            .or_default()[kind] += 1;
+        self.time_wait.add(r);
+
+        let reason = close_reason(r, http);
         let ep = self.endpoints.entry(r.server).or_default();
         ep.counts.add(r);
         ep.http.add(r, http);
-        ep.clients.insert(r.client.ip);
+        *ep.clients.entry(r.client.ip).or_default() += 1;
+        match r.closer {
+            Some(Party::Server) if r.close != CloseKind::Rst => {
+                ep.samples.add("server_first", r.stream)
+            }
+            Some(Party::Client) if r.close != CloseKind::Rst => {
+                ep.samples.add("client_first", r.stream)
+            }
+            _ => {}
+        }
+        if r.close == CloseKind::Rst {
+            ep.samples.add("reset", r.stream);
+        }
+        if reason == CloseReason::ServerIdleTimeout {
+            ep.samples.add("idle_timeout", r.stream);
+        }
 
         for side in [Side::Client, Side::Server] {
             let h = self.hosts.entry(r.endpoint(side).ip).or_default();
@@ -161,6 +237,13 @@ impl Aggregator {
             }
             h.resets_sent += u64::from(r.reset_by.is_some_and(|p| p.includes(side)));
             h.time_wait += u64::from(r.time_wait.is_some_and(|p| p.includes(side)));
+            if side == Side::Client && http.app == crate::http::App::Http {
+                h.http_connections_as_client += 1;
+                if closed_first && http.requests <= 1 && r.close != CloseKind::Rst {
+                    h.one_request_closes_as_client += 1;
+                    h.samples.add("one_request_close", r.stream);
+                }
+            }
         }
 
         for a in r.anomalies.iter() {
@@ -181,7 +264,14 @@ impl Aggregator {
                 endpoint,
                 counts: acc.counts,
                 client_hosts: acc.clients.len() as u64,
+                top_clients: {
+                    let mut v: Vec<(IpAddr, u64)> = acc.clients.into_iter().collect();
+                    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                    v.truncate(5);
+                    v
+                },
                 http: acc.http,
+                samples: acc.samples,
             })
             .collect();
         endpoints.sort_by(|a, b| {
@@ -209,12 +299,14 @@ impl Aggregator {
                 .then(b.active_closes.cmp(&a.active_closes))
                 .then(a.host.cmp(&b.host))
         });
-        (
-            self.totals,
+        Finished {
+            totals: self.totals,
             endpoints,
             hosts,
-            self.anomalies,
-            self.unexpected,
-        )
+            anomalies: self.anomalies,
+            unexpected: self.unexpected,
+            starts: self.starts,
+            time_wait: self.time_wait,
+        }
     }
 }

@@ -25,6 +25,7 @@ struct Series {
     http10: u64,
     without_host: u64,
     closed_by_server: u64,
+    streams: Vec<u64>,
 }
 
 /// One probing source of a health check.
@@ -48,6 +49,8 @@ pub struct HealthCheck {
     pub without_host: u64,
     pub closed_by_server: u64,
     pub sources: Vec<CheckSource>,
+    /// A few of its connections' `stream` numbers.
+    pub streams: Vec<u64>,
 }
 
 /// Collects one-request connections per (target, source, method) at one endpoint.
@@ -92,6 +95,9 @@ impl HealthTracker {
         s.http10 += u64::from(q.version == 0);
         s.without_host += u64::from(!q.has_host);
         s.closed_by_server += u64::from(r.closer == Some(Party::Server));
+        if s.streams.len() < super::fold::SAMPLE_STREAMS {
+            s.streams.push(r.stream);
+        }
     }
 
     /// The steady series, grouped by method and target; most connections first.
@@ -113,7 +119,10 @@ impl HealthTracker {
                     without_host: 0,
                     closed_by_server: 0,
                     sources: Vec::new(),
+                    streams: Vec::new(),
                 });
+                c.streams
+                    .extend(s.streams.iter().take(super::fold::SAMPLE_STREAMS));
                 c.connections += s.connections;
                 c.http10 += s.http10;
                 c.without_host += s.without_host;
@@ -128,6 +137,8 @@ impl HealthTracker {
         }
         let mut checks: Vec<HealthCheck> = out.into_values().collect();
         for c in &mut checks {
+            c.streams.sort_unstable();
+            c.streams.truncate(super::fold::SAMPLE_STREAMS);
             c.sources
                 .sort_by(|a, b| b.connections.cmp(&a.connections).then(a.host.cmp(&b.host)));
         }

@@ -2,17 +2,23 @@
 //! and [`crate::net`]; never sees packets. Memory follows the number of endpoints and hosts,
 //! not the number of connections.
 
+mod findings;
 mod fold;
 mod health;
 mod http_stats;
 mod reason;
+mod timewait;
 
-pub use fold::{Aggregator, CloseCounts, EndpointStats, HostStats, Totals};
+pub use findings::{Finding, Severity, MIN_CONNECTIONS};
+pub use fold::{
+    Aggregator, CloseCounts, EndpointStats, HostStats, Samples, Totals, SAMPLE_STREAMS, START_KINDS,
+};
 pub use health::{CheckSource, HealthCheck, MAX_JITTER, MIN_CHECKS};
 pub use http_stats::{HttpStats, REQUEST_BUCKETS};
 pub use reason::{
     close_after_request, close_reason, idle_before_close, CloseReason, IDLE_THRESHOLD,
 };
+pub use timewait::{HostTimeWait, PortPressure, TimeWaitConfig, TimeWaitStats, BUCKET};
 
 use std::collections::BTreeMap;
 
@@ -55,6 +61,16 @@ pub struct Summary {
     pub endpoints: Vec<EndpointStats>,
     /// Hosts, most TIME-WAIT first.
     pub hosts: Vec<HostStats>,
+    /// TIME-WAIT over time per host, most at peak first.
+    pub time_wait: Vec<HostTimeWait>,
+    /// Ephemeral-port use per (client host, server endpoint), highest share first.
+    pub port_pressure: Vec<PortPressure>,
+    pub time_wait_config: TimeWaitConfig,
+    /// Connections started per second (key: whole seconds since the epoch), split by
+    /// [`START_KINDS`].
+    pub starts_per_second: BTreeMap<i64, [u64; 5]>,
+    /// Most severe first.
+    pub findings: Vec<Finding>,
     pub data_quality: DataQuality,
 }
 
@@ -66,10 +82,25 @@ impl Summary {
         tracker: TrackerStats,
         warnings: Vec<String>,
     ) -> Summary {
-        let (totals, endpoints, hosts, anomalies, unexpected) = agg.finish();
+        let f = agg.finish();
+        let totals = f.totals;
+        let (from, to) = (
+            totals.first_ts.unwrap_or_default(),
+            totals.last_ts.unwrap_or_default(),
+        );
+        let (time_wait, port_pressure) = f.time_wait.finish(from, to);
+        let time_wait_config = f.time_wait.config().clone();
+        let findings = findings::findings(&findings::Inputs {
+            endpoints: &f.endpoints,
+            hosts: &f.hosts,
+            time_wait: &time_wait,
+            pressure: &port_pressure,
+            config: &time_wait_config,
+            duration_s: to.since(from).as_secs_f64(),
+        });
         let mut dq = DataQuality {
-            anomalies,
-            unexpected_transitions: unexpected,
+            anomalies: f.anomalies,
+            unexpected_transitions: f.unexpected,
             tuple_reuses: tracker.tuple_reuses,
             peak_tracked_connections: tracker.peak_tracked,
             warnings,
@@ -85,8 +116,13 @@ impl Summary {
         Summary {
             captures,
             totals,
-            endpoints,
-            hosts,
+            endpoints: f.endpoints,
+            hosts: f.hosts,
+            time_wait,
+            port_pressure,
+            time_wait_config,
+            starts_per_second: f.starts,
+            findings,
             data_quality: dq,
         }
     }

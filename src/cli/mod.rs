@@ -62,6 +62,67 @@ struct Common {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// How long a host holds TIME-WAIT: `60s` for all (Linux), or `HOST=DURATION` for one
+    /// host (e.g. `10.0.0.5=120s` for Windows). Repeatable.
+    #[arg(long = "time-wait", value_name = "[HOST=]DURATION")]
+    time_wait: Vec<String>,
+    /// Client ephemeral port range, for port-pressure figures.
+    #[arg(long, default_value = "32768-60999", value_name = "LOW-HIGH")]
+    port_range: String,
+}
+
+/// `90s`, `2m`, `1500ms` or a bare number of seconds.
+fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{s}` is not a duration (try 60s, 2m, 500ms)"))?;
+    let scale = match unit {
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        _ => anyhow::bail!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)"),
+    };
+    if !(n.is_finite() && n >= 0.0) {
+        anyhow::bail!("`{s}` must be a non-negative duration");
+    }
+    Ok(Duration((n * scale) as i64))
+}
+
+fn time_wait_config(common: &Common) -> anyhow::Result<crate::analysis::TimeWaitConfig> {
+    let mut cfg = crate::analysis::TimeWaitConfig::default();
+    for tw in &common.time_wait {
+        match tw.split_once('=') {
+            Some((host, d)) => {
+                let ip = host.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("--time-wait {tw}: `{host}` is not an IP address")
+                })?;
+                cfg.per_host.insert(ip, parse_duration(d)?);
+            }
+            None => cfg.hold = parse_duration(tw)?,
+        }
+    }
+    let bad = || {
+        anyhow::anyhow!(
+            "--port-range {}: expected LOW-HIGH, e.g. 32768-60999",
+            common.port_range
+        )
+    };
+    let (lo, hi) = common.port_range.split_once('-').ok_or_else(bad)?;
+    let (lo, hi): (u16, u16) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if lo > hi {
+        return Err(bad());
+    }
+    cfg.port_range = (lo, hi);
+    Ok(cfg)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -113,6 +174,7 @@ fn config(common: &Common) -> anyhow::Result<Config> {
     }
     Ok(Config {
         linger: Duration((common.linger * 1e9) as i64),
+        time_wait: time_wait_config(common)?,
     })
 }
 

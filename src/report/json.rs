@@ -4,7 +4,9 @@ use std::io::{self, Write};
 
 use serde_json::{json, Map, Value};
 
-use crate::analysis::{CaptureSummary, CloseCounts, HttpStats, Summary, REQUEST_BUCKETS};
+use crate::analysis::{
+    CaptureSummary, CloseCounts, Finding, HttpStats, Summary, TimeWaitStats, REQUEST_BUCKETS,
+};
 
 use super::{linktype_name, secs};
 
@@ -100,6 +102,37 @@ fn http_stats_json(h: &HttpStats) -> Value {
     })
 }
 
+fn tw_stats_json(st: &TimeWaitStats) -> Map<String, Value> {
+    let v = json!({
+        "hold_s": st.hold.as_secs_f64(),
+        "entries": st.entries,
+        "peak": st.peak,
+        "peak_time_s": st.peak_at.map(secs),
+        "at_end": st.at_end,
+        "active_close_rate_per_s": (st.rate_per_s * 1000.0).round() / 1000.0,
+        "steady_state_estimate": st.steady_state.round(),
+        "lower_bound": st.lower_bound,
+        "ended_by_reuse": st.cut_by_reuse,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// One finding as JSON.
+pub fn finding_json(f: &Finding) -> Value {
+    json!({
+        "id": f.id,
+        "severity": f.severity.as_str(),
+        "title": f.title,
+        "evidence": f.evidence,
+        "fix": f.fix,
+        "streams": f.streams,
+        "wireshark_filter": f.wireshark_filter(),
+    })
+}
+
 /// The whole summary as a JSON value.
 pub fn summary_json(s: &Summary) -> Value {
     let mut totals = counts_json(&s.totals.counts);
@@ -158,6 +191,37 @@ pub fn summary_json(s: &Summary) -> Value {
         .hosts
         .iter()
         .map(|h| {
+            let tw = s
+                .time_wait
+                .iter()
+                .find(|t| Some(t.host) == h.host)
+                .map(|t| {
+                    let mut m = tw_stats_json(&t.stats);
+                    m.insert(
+                        "series".into(),
+                        Value::Array(
+                            t.series
+                                .iter()
+                                .map(|(ts, n)| json!([secs(*ts), n]))
+                                .collect(),
+                        ),
+                    );
+                    m.insert(
+                        "by_endpoint".into(),
+                        Value::Array(
+                            t.by_endpoint
+                                .iter()
+                                .map(|(ep, side, st)| {
+                                    let mut e = tw_stats_json(st);
+                                    e.insert("endpoint".into(), json!(ep.to_string()));
+                                    e.insert("as".into(), json!(side.as_str()));
+                                    Value::Object(e)
+                                })
+                                .collect(),
+                        ),
+                    );
+                    Value::Object(m)
+                });
             json!({
                 "host": h.host.map(|ip| ip.to_string()),
                 "connections_as_client": h.connections_as_client,
@@ -166,6 +230,9 @@ pub fn summary_json(s: &Summary) -> Value {
                 "passive_closes": h.passive_closes,
                 "resets_sent": h.resets_sent,
                 "time_wait_entries": h.time_wait,
+                "one_request_closes_as_client": h.one_request_closes_as_client,
+                "http_connections_as_client": h.http_connections_as_client,
+                "time_wait": tw,
             })
         })
         .collect();
@@ -182,12 +249,41 @@ pub fn summary_json(s: &Summary) -> Value {
             json!({"state": state.as_str(), "event": event.as_str(), "connections": n})
         })
         .collect();
+    let pressure: Vec<Value> = s
+        .port_pressure
+        .iter()
+        .map(|p| {
+            json!({
+                "client": p.client.to_string(),
+                "server": p.server.to_string(),
+                "connections": p.connections,
+                "new_connection_rate_per_s": (p.new_connection_rate * 1000.0).round() / 1000.0,
+                "time_wait_peak": p.peak_time_wait,
+                "time_wait_steady_state": p.steady_state.round(),
+                "ephemeral_ports": p.ports,
+                "share": (p.share * 10000.0).round() / 10000.0,
+                "sustainable_rate_per_s": p.sustainable_rate.round(),
+                "reused_in_time_wait": p.reused_in_time_wait,
+            })
+        })
+        .collect();
+    let cfg = &s.time_wait_config;
     json!({
         "schema_version": SCHEMA_VERSION,
         "captures": s.captures.iter().map(capture_json).collect::<Vec<_>>(),
         "totals": totals,
+        "findings": s.findings.iter().map(finding_json).collect::<Vec<_>>(),
         "endpoints": endpoints,
         "hosts": hosts,
+        "time_wait_settings": {
+            "hold_s": cfg.hold.as_secs_f64(),
+            "per_host_hold_s": cfg.per_host.iter().map(|(h, d)| (h.to_string(), json!(d.as_secs_f64()))).collect::<Map<String, Value>>(),
+            "ephemeral_port_range": [cfg.port_range.0, cfg.port_range.1],
+        },
+        "port_pressure": pressure,
+        "connections_per_second": s.starts_per_second.iter().map(|(sec, k)| {
+            json!({"time_s": sec, "client": k[0], "server": k[1], "both": k[2], "reset": k[3], "open": k[4]})
+        }).collect::<Vec<_>>(),
         "data_quality": {
             "packets": dq.packets,
             "tcp_segments": dq.tcp_segments,

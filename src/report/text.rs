@@ -151,6 +151,29 @@ pub fn write_text(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         t.counts.time_wait_on_server,
     )?;
 
+    if !s.findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Findings")?;
+        for (i, f) in s.findings.iter().enumerate() {
+            writeln!(
+                out,
+                "  {}. [{}] {}",
+                i + 1,
+                f.severity.as_str(),
+                printable(&f.title)
+            )?;
+            for e in &f.evidence {
+                writeln!(out, "       - {}", printable(e))?;
+            }
+            for x in &f.fix {
+                writeln!(out, "       fix: {}", printable(x))?;
+            }
+            if let Some(filter) = f.wireshark_filter() {
+                writeln!(out, "       wireshark: {filter}")?;
+            }
+        }
+    }
+
     if !s.endpoints.is_empty() {
         writeln!(out)?;
         writeln!(out, "Verdicts")?;
@@ -302,6 +325,70 @@ pub fn write_text(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
                 "  ... {} more hosts (--format json lists all)",
                 s.hosts.len() - TOP
             )?;
+        }
+    }
+
+    if !s.time_wait.is_empty() {
+        writeln!(out)?;
+        let start = t.first_ts.unwrap_or_default();
+        let hold = s.time_wait_config.hold.as_secs_f64();
+        writeln!(out, "TIME-WAIT over time (hold {hold} s; \"≥\": the capture is shorter than the hold, so the sockets from before it are missing)")?;
+        let w = s
+            .time_wait
+            .iter()
+            .take(TOP)
+            .map(|h| h.host.to_string().len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            out,
+            "  {:<w$} {:>8} {:>8} {:>10} {:>8} {:>8} {:>13}",
+            "host", "entries", "peak", "peak at s", "at end", "rate/s", "steady state"
+        )?;
+        for h in s.time_wait.iter().take(TOP) {
+            let st = &h.stats;
+            let lb = if st.lower_bound { "≥" } else { "" };
+            writeln!(
+                out,
+                "  {:<w$} {:>8} {:>8} {:>10} {:>8} {:>8.2} {:>13.0}",
+                h.host.to_string(),
+                st.entries,
+                format!("{lb}{}", st.peak),
+                st.peak_at
+                    .map(|p| format!("{:.1}", p.since(start).as_secs_f64()))
+                    .unwrap_or_default(),
+                format!("{lb}{}", st.at_end),
+                st.rate_per_s,
+                st.steady_state,
+            )?;
+        }
+        let pressured: Vec<_> = s
+            .port_pressure
+            .iter()
+            .filter(|p| p.share >= 0.01 || p.reused_in_time_wait > 0)
+            .take(10)
+            .collect();
+        if !pressured.is_empty() {
+            writeln!(
+                out,
+                "  ephemeral ports in TIME-WAIT, per client toward one server endpoint:"
+            )?;
+            for p in pressured {
+                writeln!(
+                    out,
+                    "    {} -> {}: {:.1}% of {} ports (steady state {:.0}, peak {}), {:.1} new conns/s of {:.0}/s sustainable{}",
+                    p.client,
+                    p.server,
+                    p.share * 100.0,
+                    p.ports,
+                    p.steady_state,
+                    p.peak_time_wait,
+                    p.new_connection_rate,
+                    p.sustainable_rate,
+                    if p.reused_in_time_wait > 0 { format!("; {} SYNs reused a 4-tuple still in TIME-WAIT", p.reused_in_time_wait) } else { String::new() }
+                )?;
+            }
         }
     }
 

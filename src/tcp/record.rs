@@ -261,6 +261,9 @@ pub struct ConnRecord {
     pub fin_retransmits: u32,
     pub anomalies: Anomalies,
     pub end: EndReason,
+    /// When a new connection's SYN took over this 4-tuple (`end` is `Reused`): any TIME-WAIT on
+    /// it ended then.
+    pub reused_at: Option<Timestamp>,
 }
 
 impl ConnRecord {

@@ -129,7 +129,9 @@ impl<H: StreamHandler> Tracker<H> {
                     let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
                     let mut old = std::mem::replace(conn, next);
                     old.flush_streams(&mut self.handler, &mut self.held_budget);
-                    sink.record(&old.record(EndReason::Reused), &old.app);
+                    let mut rec = old.record(EndReason::Reused);
+                    rec.reused_at = Some(ts);
+                    sink.record(&rec, &old.app);
                     if reused_while_open {
                         conn.anomalies.insert(Anomaly::ReusedWhileOpen);
                     }

@@ -389,6 +389,7 @@ impl<A> Connection<A> {
             fin_retransmits: self.fin_retransmits,
             anomalies,
             end,
+            reused_at: None,
         }
     }
 }
