@@ -158,7 +158,7 @@ pub(crate) fn findings(inp: &Inputs<'_>) -> Vec<Finding> {
             streams: vec![],
         });
     }
-    out.sort_by(|a, b| a.severity.cmp(&b.severity));
+    out.sort_by_key(|f| f.severity);
     out
 }
 
