@@ -107,6 +107,20 @@ pub struct EndpointStats {
     pub samples: Samples,
 }
 
+impl EndpointStats {
+    /// An endpoint with no connections (the missing side of a comparison).
+    pub fn empty(endpoint: Endpoint) -> Self {
+        EndpointStats {
+            endpoint,
+            counts: CloseCounts::default(),
+            client_hosts: 0,
+            top_clients: Vec::new(),
+            http: HttpStats::default(),
+            samples: Samples::default(),
+        }
+    }
+}
+
 /// Counts for one host (IP address), over all its connections in either role.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {

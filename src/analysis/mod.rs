@@ -2,6 +2,7 @@
 //! and [`crate::net`]; never sees packets. Memory follows the number of endpoints and hosts,
 //! not the number of connections.
 
+mod compare;
 mod findings;
 mod fold;
 mod health;
@@ -9,6 +10,10 @@ mod http_stats;
 mod reason;
 mod timewait;
 
+pub use compare::{
+    compare, Better, Compared, Comparison, Figure, Renames, Side as CompareSide, Verdict,
+    DEFAULT_THRESHOLD, MIN_SAMPLE,
+};
 pub use findings::{Finding, Severity, MIN_CONNECTIONS};
 pub use fold::{
     Aggregator, CloseCounts, EndpointStats, HostStats, Samples, Totals, SAMPLE_STREAMS, START_KINDS,
