@@ -227,3 +227,74 @@ fn usage_error_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn compare_says_improved_and_fail_if_worse_gates() {
+    let (a, b) = (
+        capture("nginx-default-upstream.pcap"),
+        capture("nginx-upstream-keepalive.pcap"),
+    );
+    let out = finscope()
+        .args(["compare", &a, "--fail-if-worse", "--", &b])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("finscope compare: IMPROVED"), "{text}");
+    assert!(text.contains("improved   127.0.0.3:8887"), "{text}");
+
+    let out = finscope()
+        .args([
+            "compare",
+            "--format",
+            "json",
+            &b,
+            "--fail-if-worse",
+            "--",
+            &a,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["overall"], "regressed");
+    assert!(v["regressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "127.0.0.3:8887"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("worse: 127.0.0.3:8887"));
+}
+
+#[test]
+fn compare_map_and_bad_map() {
+    let (a, b) = (capture("client-no-pool.pcap"), capture("client-pool.pcap"));
+    let out = finscope()
+        .args([
+            "compare",
+            "--format",
+            "json",
+            "--map",
+            "127.0.0.3:8887=127.0.0.4:80",
+            &a,
+            "--",
+            &b,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gone = v["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "127.0.0.4:80")
+        .unwrap();
+    assert_eq!(gone["verdict"], "gone");
+    assert_eq!(gone["before_name"], "127.0.0.3:8887");
+    let out = finscope()
+        .args(["compare", "--map", "nonsense", &a, "--", &b])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

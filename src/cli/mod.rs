@@ -42,6 +42,34 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Before vs after a change: did it work, on which hop, by how much.
+    ///
+    /// `finscope compare BEFORE... -- AFTER...`: each side may be several files (a rotated
+    /// set). Endpoints and hosts are matched by address (client ports never matter); rates
+    /// and per-request ratios are compared, not raw counts.
+    Compare {
+        /// Captures taken before the change.
+        #[arg(required = true, value_name = "BEFORE")]
+        before: Vec<String>,
+        /// Captures taken after the change, after `--`.
+        #[arg(last = true, required = true, value_name = "AFTER")]
+        after: Vec<String>,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+        /// Treat an endpoint or host of BEFORE as another one in AFTER:
+        /// `10.0.0.5:8080=10.0.0.6:8080` or `10.0.0.5=10.0.0.6`. Repeatable.
+        #[arg(long = "map", value_name = "OLD=NEW")]
+        map: Vec<String>,
+        /// Relative change (percent) below which a figure counts as unchanged.
+        #[arg(long, default_value_t = 20.0, value_name = "PERCENT")]
+        threshold: f64,
+        /// Exit with 1 when any watched figure got worse by more than the threshold (for a
+        /// deployment check).
+        #[arg(long)]
+        fail_if_worse: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// One record per connection, written as soon as the connection is over.
     Conns {
         #[arg(required = true, value_name = "CAPTURE")]
@@ -92,6 +120,35 @@ fn parse_duration(s: &str) -> anyhow::Result<Duration> {
         anyhow::bail!("`{s}` must be a non-negative duration");
     }
     Ok(Duration((n * scale) as i64))
+}
+
+/// `--map OLD=NEW` pairs: endpoints (`ip:port`, IPv6 as `[addr]:port`) or hosts (IPs).
+fn parse_renames(map: &[String]) -> anyhow::Result<crate::analysis::Renames> {
+    let mut r = crate::analysis::Renames::default();
+    for m in map {
+        let (old, new) = m
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--map {m}: expected OLD=NEW"))?;
+        let ep = |s: &str| -> Option<crate::net::Endpoint> {
+            s.trim()
+                .parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|a| crate::net::Endpoint::new(a.ip(), a.port()))
+        };
+        let ip = |s: &str| s.trim().parse::<std::net::IpAddr>().ok();
+        match (ep(old), ep(new), ip(old), ip(new)) {
+            (Some(o), Some(n), _, _) => {
+                r.endpoints.insert(o, n);
+            }
+            (_, _, Some(o), Some(n)) => {
+                r.hosts.insert(o, n);
+            }
+            _ => anyhow::bail!(
+                "--map {m}: give two endpoints (10.0.0.5:8080=10.0.0.6:8080) or two hosts (10.0.0.5=10.0.0.6)"
+            ),
+        }
+    }
+    Ok(r)
 }
 
 fn time_wait_config(common: &Common) -> anyhow::Result<crate::analysis::TimeWaitConfig> {
@@ -201,6 +258,55 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             .and_then(|_| out.flush())
             .context("writing the summary")?;
+        }
+        Command::Compare {
+            before,
+            after,
+            format,
+            map,
+            threshold,
+            fail_if_worse,
+            common,
+        } => {
+            let cfg = config(&common)?;
+            let renames = parse_renames(&map)?;
+            if !(threshold.is_finite() && threshold >= 0.0) {
+                anyhow::bail!("--threshold must be a percentage >= 0");
+            }
+            // The two sides are independent: read them on two threads.
+            let (b, a) = std::thread::scope(|scope| {
+                let tb = scope.spawn(|| pipeline::analyze(&before, &cfg, &mut |_| {}));
+                let a = pipeline::analyze(&after, &cfg, &mut |_| {});
+                (tb.join(), a)
+            });
+            let b = b.map_err(|_| anyhow::anyhow!("reading the BEFORE captures failed"))??;
+            let a = a?;
+            for w in b
+                .data_quality
+                .warnings
+                .iter()
+                .chain(&a.data_quality.warnings)
+            {
+                eprintln!("finscope: warning: {w}");
+            }
+            let cmp = crate::analysis::compare(&b, &a, &renames, threshold / 100.0);
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            match format {
+                SummaryFormat::Text => report::write_compare_text(&mut out, &cmp),
+                SummaryFormat::Json => report::write_compare_json(&mut out, &cmp),
+            }
+            .and_then(|_| out.flush())
+            .context("writing the comparison")?;
+            if fail_if_worse && !cmp.regressions().is_empty() {
+                for (name, f) in cmp.regressions() {
+                    eprintln!(
+                        "finscope: worse: {name} {} {:?} -> {:?}",
+                        f.name, f.before, f.after
+                    );
+                }
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::Conns {
             captures,

@@ -3,10 +3,12 @@
 //! NDJSON and CSV for per-connection streams. Uses `analysis`, `tcp` and `capture` types; never
 //! prints by itself.
 
+mod compare;
 mod conns;
 mod json;
 mod text;
 
+pub use compare::{compare_json, write_compare_json, write_compare_text};
 pub use conns::{write_csv_header, write_csv_record, write_ndjson_record};
 pub use json::{summary_json, write_json, SCHEMA_VERSION};
 pub use text::write_text;
