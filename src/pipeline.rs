@@ -22,6 +22,8 @@ pub struct Config {
     pub linger: Duration,
     /// TIME-WAIT hold times and the ephemeral port range, for the timeline.
     pub time_wait: TimeWaitConfig,
+    /// See [`TrackerConfig::max_connections`].
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -29,6 +31,7 @@ impl Default for Config {
         Config {
             linger: Duration::from_secs(5),
             time_wait: TimeWaitConfig::default(),
+            max_connections: crate::tcp::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -66,6 +69,7 @@ pub fn run(
         TrackerConfig {
             linger: config.linger,
             looks_like_request: crate::http::looks_like_request,
+            max_connections: config.max_connections,
         },
         HttpStreams,
     );

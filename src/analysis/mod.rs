@@ -53,6 +53,8 @@ pub struct DataQuality {
     pub unexpected_transitions: BTreeMap<(TcpState, Event), u64>,
     pub tuple_reuses: u64,
     pub peak_tracked_connections: u64,
+    /// Connections let go early because the flow table was full (`--max-connections`).
+    pub evicted_connections: u64,
     /// One line each, e.g. a truncated capture with its byte offset.
     pub warnings: Vec<String>,
 }
@@ -108,6 +110,7 @@ impl Summary {
             unexpected_transitions: f.unexpected,
             tuple_reuses: tracker.tuple_reuses,
             peak_tracked_connections: tracker.peak_tracked,
+            evicted_connections: tracker.evicted,
             warnings,
             ..DataQuality::default()
         };

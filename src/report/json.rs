@@ -292,6 +292,7 @@ pub fn summary_json(s: &Summary) -> Value {
             "unexpected_transitions": unexpected,
             "tuple_reuses": dq.tuple_reuses,
             "peak_tracked_connections": dq.peak_tracked_connections,
+            "evicted_connections": dq.evicted_connections,
             "warnings": dq.warnings,
         },
     })

@@ -442,6 +442,13 @@ pub fn write_text(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             event.as_str()
         )?;
     }
+    if dq.evicted_connections > 0 {
+        writeln!(
+            out,
+            "  connections evicted early (flow table full, --max-connections): {}",
+            dq.evicted_connections
+        )?;
+    }
     if dq.tuple_reuses > 0 {
         writeln!(
             out,

@@ -22,7 +22,7 @@ pub use record::{
 pub use seq::SeqNumber;
 pub use state::{transition, Event, TcpState};
 pub use stream::{NoPayload, StreamHandler};
-pub use table::{RecordSink, Tracker, TrackerConfig, TrackerStats};
+pub use table::{RecordSink, Tracker, TrackerConfig, TrackerStats, DEFAULT_MAX_CONNECTIONS};
 
 #[cfg(test)]
 mod tests;

@@ -119,6 +119,8 @@ pub enum EndReason {
     Reused,
     /// The input ended.
     EndOfCapture,
+    /// The flow table was full (`--max-connections`) and this was among the longest idle.
+    Evicted,
 }
 
 impl EndReason {
@@ -127,6 +129,7 @@ impl EndReason {
             EndReason::Closed => "closed",
             EndReason::Reused => "reused",
             EndReason::EndOfCapture => "end_of_capture",
+            EndReason::Evicted => "evicted",
         }
     }
 }

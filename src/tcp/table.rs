@@ -33,11 +33,18 @@ pub struct TrackerConfig {
     /// Recognises the start of a client request in a payload, for telling roles apart when the
     /// handshake was not captured. The HTTP layer supplies it; `tcp` knows no HTTP.
     pub looks_like_request: fn(&[u8]) -> bool,
+    /// Most connections held at once. When the table is full, the longest-idle tenth is
+    /// evicted: their records go out (as `evicted`) with what was known.
+    pub max_connections: usize,
 }
+
+/// Default flow-table limit: about 1.5 GB at most, sized for a laptop.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000_000;
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             linger: Duration::from_secs(5),
             looks_like_request: |_| false,
         }
@@ -53,6 +60,8 @@ pub struct TrackerStats {
     pub tuple_reuses: u64,
     /// Most connections held at once.
     pub peak_tracked: u64,
+    /// Connections let go early because the table was full.
+    pub evicted: u64,
 }
 
 /// Follows every TCP connection in a stream of segments, handing payload to `H`.
@@ -119,6 +128,10 @@ impl<H: StreamHandler> Tracker<H> {
             Dir::HiToLo => 1,
         };
         let seen = Seen { ts, frame };
+        if self.flows.len() >= self.config.max_connections.max(1) && !self.flows.contains_key(&key)
+        {
+            self.evict(sink);
+        }
         let was_complete;
         let conn = match self.flows.entry(key) {
             Entry::Occupied(e) => {
@@ -190,6 +203,34 @@ impl<H: StreamHandler> Tracker<H> {
             if let Some(mut conn) = self.flows.remove(&key) {
                 conn.flush_streams(&mut self.handler, &mut self.held_budget);
                 sink.record(&conn.record(EndReason::Closed), &conn.app);
+            }
+        }
+    }
+
+    /// Lets go of the longest-idle tenth of the table (at least one connection), emitting
+    /// their records as `evicted`. A scan per tenth of the limit keeps this O(1) per segment.
+    fn evict(&mut self, sink: &mut dyn RecordSink<H::Conn>) {
+        let n = (self.flows.len() / 10).max(1);
+        let mut idle: Vec<(Timestamp, u64, FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, c)| (c.last.ts, c.stream, *k))
+            .collect();
+        if n < idle.len() {
+            idle.select_nth_unstable(n - 1);
+            idle.truncate(n);
+        }
+        idle.sort_unstable();
+        for (_, _, key) in idle {
+            if let Some(mut conn) = self.flows.remove(&key) {
+                conn.flush_streams(&mut self.handler, &mut self.held_budget);
+                let end = if conn.complete() {
+                    EndReason::Closed
+                } else {
+                    EndReason::Evicted
+                };
+                self.stats.evicted += u64::from(end == EndReason::Evicted);
+                sink.record(&conn.record(end), &conn.app);
             }
         }
     }

@@ -41,6 +41,7 @@ impl Script {
         let config = TrackerConfig {
             linger: Duration::from_secs(5),
             looks_like_request: looks_like_get,
+            ..TrackerConfig::default()
         };
         Script {
             ends: [
@@ -432,4 +433,25 @@ fn rst_after_linger_trailing_segment_stays_with_connection() {
     assert_eq!(r.close, CloseKind::FinRst);
     assert_eq!(r.time_wait, Some(Party::Client));
     assert!(r.anomalies.contains(Anomaly::RstFromTimeWait));
+}
+
+#[test]
+fn full_table_evicts_the_longest_idle_and_reports_it() {
+    let mut s = Script::new();
+    s.tracker = Tracker::new(TrackerConfig {
+        max_connections: 2,
+        ..TrackerConfig::default()
+    });
+    // Three connections from three client ports; the first is idle longest.
+    for port in [40000, 40001, 40002] {
+        s.ends[0].port = port;
+        s.hosts = Script::new().hosts;
+        s.step("C SYN");
+        s.step("S SYN|ACK");
+    }
+    assert_eq!(s.records.len(), 1);
+    assert_eq!(s.records[0].end, EndReason::Evicted);
+    assert_eq!(s.records[0].client.port, 40000);
+    assert_eq!(s.tracker.stats().evicted, 1);
+    assert_eq!(s.tracker.tracked(), 2);
 }
