@@ -1,5 +1,7 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+use super::FastMap;
 
 use crate::http::HttpSummary;
 use crate::net::{Endpoint, Side};
@@ -156,7 +158,7 @@ struct EndpointAcc {
     counts: CloseCounts,
     http: HttpStats,
     samples: Samples,
-    clients: HashMap<IpAddr, u64>,
+    clients: FastMap<IpAddr, u64>,
 }
 
 /// Receives connection records one by one and keeps only counts.
@@ -165,8 +167,8 @@ pub struct Aggregator {
     totals: Totals,
     starts: BTreeMap<i64, [u64; 5]>,
     time_wait: TimeWaitTracker,
-    endpoints: HashMap<Endpoint, EndpointAcc>,
-    hosts: HashMap<IpAddr, HostStats>,
+    endpoints: FastMap<Endpoint, EndpointAcc>,
+    hosts: FastMap<IpAddr, HostStats>,
     anomalies: BTreeMap<Anomaly, u64>,
     unexpected: BTreeMap<(TcpState, Event), u64>,
 }

@@ -2,8 +2,9 @@
 //! endpoint with the same method and target, at a steady period (load-balancer probes such as
 //! `HEAD / HTTP/1.0` without `Host`, or `GET /health`).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+
+use super::FastMap;
 
 use crate::http::{App, HttpSummary, Method};
 use crate::tcp::{ConnRecord, Party};
@@ -56,7 +57,7 @@ pub struct HealthCheck {
 /// Collects one-request connections per (target, source, method) at one endpoint.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HealthTracker {
-    series: HashMap<String, HashMap<(IpAddr, Method), Series>>,
+    series: FastMap<String, FastMap<(IpAddr, Method), Series>>,
     count: usize,
 }
 
@@ -102,7 +103,7 @@ impl HealthTracker {
 
     /// The steady series, grouped by method and target; most connections first.
     pub fn checks(&self) -> Vec<HealthCheck> {
-        let mut out: HashMap<(Method, &str), HealthCheck> = HashMap::new();
+        let mut out: FastMap<(Method, &str), HealthCheck> = FastMap::default();
         for (target, by_source) in &self.series {
             for ((host, method), s) in by_source {
                 let Some((period_s, jitter_s)) = steady_period(&s.starts) else {

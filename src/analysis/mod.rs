@@ -27,6 +27,10 @@ pub use timewait::{HostTimeWait, PortPressure, TimeWaitConfig, TimeWaitStats, BU
 
 use std::collections::BTreeMap;
 
+/// Hash map with foldhash's per-process seeded hasher: cheaper than SipHash, and a crafted
+/// capture cannot predict it.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 use crate::capture::CaptureInfo;
 use crate::decode::SkipReason;
 use crate::tcp::{Anomaly, Event, TcpState, TrackerStats};

@@ -3,8 +3,10 @@
 //! the figure `ss -tan state time-wait` would show; and, for client hosts, how close those
 //! sockets bring them to running out of ephemeral ports toward one server endpoint.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
+
+use super::FastMap;
 
 use crate::net::{Endpoint, Side};
 use crate::tcp::ConnRecord;
@@ -184,14 +186,14 @@ pub struct PortPressure {
 #[derive(Debug, Default)]
 pub struct TimeWaitTracker {
     config: TimeWaitConfig,
-    hosts: HashMap<IpAddr, Curve>,
-    pairs: HashMap<(IpAddr, Endpoint, Side), Curve>,
+    hosts: FastMap<IpAddr, Curve>,
+    pairs: FastMap<(IpAddr, Endpoint, Side), Curve>,
     /// Connections per (client host, server endpoint).
-    flows: HashMap<(IpAddr, Endpoint), u64>,
+    flows: FastMap<(IpAddr, Endpoint), u64>,
     /// Client-side TIME-WAIT 4-tuples still within their hold, to catch a SYN that reuses one.
-    client_tw: HashMap<(Endpoint, Endpoint), (Timestamp, Timestamp)>,
+    client_tw: FastMap<(Endpoint, Endpoint), (Timestamp, Timestamp)>,
     client_tw_order: VecDeque<(Timestamp, Endpoint, Endpoint)>,
-    reused_in_tw: HashMap<(IpAddr, Endpoint), u64>,
+    reused_in_tw: FastMap<(IpAddr, Endpoint), u64>,
 }
 
 impl TimeWaitTracker {

@@ -238,9 +238,14 @@ impl<H: StreamHandler> Tracker<H> {
     /// Ends the input: emits every connection still held, in stream order.
     pub fn finish(&mut self, sink: &mut dyn RecordSink<H::Conn>) {
         self.finished.clear();
-        let mut rest: Vec<Connection<H::Conn>> = self.flows.drain().map(|(_, c)| c).collect();
-        rest.sort_by_key(|c| c.stream);
-        for mut conn in rest {
+        // Sort small keys, not the connections themselves.
+        let mut order: Vec<(u64, FlowKey)> =
+            self.flows.iter().map(|(k, c)| (c.stream, *k)).collect();
+        order.sort_unstable();
+        for (_, key) in order {
+            let Some(mut conn) = self.flows.remove(&key) else {
+                continue;
+            };
             conn.flush_streams(&mut self.handler, &mut self.held_budget);
             let end = if conn.complete() {
                 EndReason::Closed
