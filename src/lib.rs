@@ -14,6 +14,7 @@
 
 pub mod analysis;
 pub mod capture;
+pub mod chart;
 pub mod cli;
 pub mod decode;
 pub mod http;
