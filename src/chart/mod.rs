@@ -14,7 +14,10 @@
 
 mod draw;
 mod glyphs;
+mod specs;
 mod text;
+
+pub use specs::{compare_charts, report_charts, TOP};
 
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,8 @@
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
+mod out;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -40,6 +42,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
         #[command(flatten)]
+        out: OutArgs,
+        #[command(flatten)]
         common: Common,
     },
     /// Before vs after a change: did it work, on which hop, by how much.
@@ -67,6 +71,8 @@ enum Command {
         /// deployment check).
         #[arg(long)]
         fail_if_worse: bool,
+        #[command(flatten)]
+        out: OutArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -190,6 +196,20 @@ fn time_wait_config(common: &Common) -> anyhow::Result<crate::analysis::TimeWait
 enum SummaryFormat {
     Text,
     Json,
+    Markdown,
+    Html,
+}
+
+/// Where a report directory goes.
+#[derive(clap::Args)]
+struct OutArgs {
+    /// Also write a report directory: report.html (self-contained), report.md, report.json
+    /// and charts/*.svg + *.png (compare.* for `compare`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+    /// Write into a non-empty --out directory that finscope did not create.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -245,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze {
             captures,
             format,
+            out: out_args,
             common,
         } => {
             let cfg = config(&common)?;
@@ -255,11 +276,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for w in &summary.data_quality.warnings {
                 eprintln!("finscope: warning: {w}");
             }
+            if let Some(dir) = &out_args.out {
+                out::prepare(dir, out_args.force)?;
+                let rendered =
+                    out::render_charts(crate::chart::report_charts(&summary), Some(dir))?;
+                let refs = out::refs(&rendered);
+                out::write_file(dir, "report.json", |w| report::write_json(w, &summary))?;
+                out::write_file(dir, "report.md", |w| {
+                    report::write_markdown(w, &summary, &refs)
+                })?;
+                out::write_file(dir, "report.html", |w| {
+                    report::write_html(w, &summary, &refs)
+                })?;
+                eprintln!(
+                    "finscope: wrote {} (report.html, report.md, report.json, {} charts)",
+                    dir.display(),
+                    rendered.len()
+                );
+            }
+            let inline = match format {
+                SummaryFormat::Html => {
+                    out::render_charts(crate::chart::report_charts(&summary), None)?
+                }
+                _ => Vec::new(),
+            };
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             match format {
                 SummaryFormat::Text => report::write_text(&mut out, &summary),
                 SummaryFormat::Json => report::write_json(&mut out, &summary),
+                SummaryFormat::Markdown => report::write_markdown(&mut out, &summary, &[]),
+                SummaryFormat::Html => report::write_html(&mut out, &summary, &out::refs(&inline)),
             }
             .and_then(|_| out.flush())
             .context("writing the summary")?;
@@ -271,6 +318,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             map,
             threshold,
             fail_if_worse,
+            out: out_args,
             common,
         } => {
             let cfg = config(&common)?;
@@ -295,11 +343,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("finscope: warning: {w}");
             }
             let cmp = crate::analysis::compare(&b, &a, &renames, threshold / 100.0);
+            let charts = || crate::chart::compare_charts(&b, &a, &cmp);
+            if let Some(dir) = &out_args.out {
+                out::prepare(dir, out_args.force)?;
+                let rendered = out::render_charts(charts(), Some(dir))?;
+                let refs = out::refs(&rendered);
+                out::write_file(dir, "compare.json", |w| report::write_compare_json(w, &cmp))?;
+                out::write_file(dir, "compare.md", |w| {
+                    report::write_compare_markdown(w, &cmp, &refs)
+                })?;
+                out::write_file(dir, "compare.html", |w| {
+                    report::write_compare_html(w, &cmp, &refs)
+                })?;
+                eprintln!(
+                    "finscope: wrote {} (compare.html, compare.md, compare.json, {} charts)",
+                    dir.display(),
+                    rendered.len()
+                );
+            }
+            let inline = match format {
+                SummaryFormat::Html => out::render_charts(charts(), None)?,
+                _ => Vec::new(),
+            };
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             match format {
                 SummaryFormat::Text => report::write_compare_text(&mut out, &cmp),
                 SummaryFormat::Json => report::write_compare_json(&mut out, &cmp),
+                SummaryFormat::Markdown => report::write_compare_markdown(&mut out, &cmp, &[]),
+                SummaryFormat::Html => {
+                    report::write_compare_html(&mut out, &cmp, &out::refs(&inline))
+                }
             }
             .and_then(|_| out.flush())
             .context("writing the comparison")?;

@@ -162,3 +162,83 @@ pub fn write_compare_json(out: &mut dyn Write, c: &Comparison) -> io::Result<()>
     serde_json::to_writer_pretty(&mut *out, &compare_json(c))?;
     out.write_all(b"\n")
 }
+
+/// `compare.md`: the verdicts as a code block (they are aligned text) and the charts.
+pub fn write_compare_markdown(
+    out: &mut dyn Write,
+    c: &Comparison,
+    charts: &[super::ChartRef<'_>],
+) -> io::Result<()> {
+    writeln!(out, "# finscope compare: {}", c.overall.as_str())?;
+    writeln!(out)?;
+    let mut text = Vec::new();
+    write_compare_text(&mut text, c)?;
+    let text = super::escape::strip_controls(&String::from_utf8_lossy(&text)).replace("```", "'''");
+    writeln!(out, "```text\n{}```", text)?;
+    for ch in charts {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "![{}](charts/{}.png) ([SVG](charts/{}.svg))",
+            super::escape::escape_md(ch.title),
+            ch.file_stem,
+            ch.file_stem
+        )?;
+    }
+    Ok(())
+}
+
+/// `compare.html`: one self-contained page with the verdicts and the inline charts.
+pub fn write_compare_html(
+    out: &mut dyn Write,
+    c: &Comparison,
+    charts: &[super::ChartRef<'_>],
+) -> io::Result<()> {
+    use super::escape::escape_html;
+    let mut text = Vec::new();
+    write_compare_text(&mut text, c)?;
+    let text = String::from_utf8_lossy(&text);
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">"
+    )?;
+    writeln!(
+        out,
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+    )?;
+    writeln!(
+        out,
+        "<title>finscope compare: {}</title>",
+        c.overall.as_str()
+    )?;
+    writeln!(
+        out,
+        "<style>{}\npre {{ font-size: 13px; overflow-x: auto; }}</style>",
+        super::html::STYLE
+    )?;
+    writeln!(out, "</head>\n<body>\n<header>")?;
+    writeln!(out, "<h1>finscope compare: {}</h1>", c.overall.as_str())?;
+    writeln!(
+        out,
+        "<p class=\"captures\">before: {}<br>after: {}</p>",
+        escape_html(&c.before.captures.join(", ")),
+        escape_html(&c.after.captures.join(", "))
+    )?;
+    writeln!(out, "</header>\n<main>")?;
+    writeln!(out, "<h2>Verdicts</h2>\n<pre>{}</pre>", escape_html(&text))?;
+    let svgs: Vec<_> = charts
+        .iter()
+        .filter_map(|ch| ch.inline_svg().map(|s| (ch, s)))
+        .collect();
+    if !svgs.is_empty() {
+        writeln!(out, "<h2>Charts</h2>")?;
+        for (ch, svg) in svgs {
+            writeln!(
+                out,
+                "<figure><figcaption>{}</figcaption>{svg}</figure>",
+                escape_html(ch.title)
+            )?;
+        }
+    }
+    writeln!(out, "</main>\n</body>\n</html>")
+}

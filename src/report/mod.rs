@@ -5,12 +5,22 @@
 
 mod compare;
 mod conns;
+mod escape;
+mod html;
 mod json;
+mod markdown;
+mod tables;
 mod text;
 
-pub use compare::{compare_json, write_compare_json, write_compare_text};
+pub use compare::{
+    compare_json, write_compare_html, write_compare_json, write_compare_markdown,
+    write_compare_text,
+};
 pub use conns::{write_csv_header, write_csv_record, write_ndjson_record};
+pub use html::write_html;
 pub use json::{summary_json, write_json, SCHEMA_VERSION};
+pub use markdown::write_markdown;
+pub use tables::ChartRef;
 pub use text::write_text;
 
 /// A short name for a LINKTYPE_* code.

@@ -27,7 +27,7 @@ fn printable(s: &str) -> String {
 
 /// Sentences saying who closes this endpoint's connections, where TIME-WAIT lands, and what
 /// HTTP shows about why: the first line, then indented detail lines.
-fn verdict(e: &EndpointStats) -> Vec<String> {
+pub(crate) fn verdict(e: &EndpointStats) -> Vec<String> {
     let c = &e.counts;
     let ep = e.endpoint;
     let closed = c.closed_by_client + c.closed_by_server + c.closed_simultaneously;
