@@ -344,7 +344,8 @@ fn baseline(specs: &[ConnSpec], packets: &[Packet]) -> BTreeMap<u16, Verdict> {
 fn swap_allowed(a: &Packet, b: &Packet) -> bool {
     let has = |p: &Packet, f: u8| p.flags & f != 0;
     // A RST moved ahead of the peer's FIN reads as an abort: the tracker orders a RST and a
-    // FIN by frame number, not by the RST's acknowledgment (see docs/bad-input.md).
+    // FIN by frame number, not by the RST's acknowledgment (fix proposed in
+    // /work/harden-fixes/rst-acking-fin-is-after-it.patch).
     let rst_across_fin = (has(a, RST) && has(b, FIN)) || (has(a, FIN) && has(b, RST));
     // A SYN,ACK moved ahead of its SYN makes the SYN look like a new connection on the
     // tuple (fix proposed in /work/harden-fixes/syn-after-syn-ack.patch).
