@@ -103,6 +103,12 @@ pub fn run(
                 info.path
             ));
         }
+        if info.bad_records > 0 {
+            stats.warnings.push(format!(
+                "{}: {} packet record(s) name an interface their pcapng section does not describe; they were skipped",
+                info.path, info.bad_records
+            ));
+        }
         if let (Some((prev, prev_end)), Some(first)) = (&prev_last, info.first_ts) {
             if first < *prev_end {
                 stats.warnings.push(format!(

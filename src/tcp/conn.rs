@@ -52,6 +52,8 @@ pub(crate) struct Peer {
     pub acked_peer_fin: Option<Seen>,
     /// First RST from this end.
     pub rst: Option<Seen>,
+    /// Acknowledgment number carried by that RST, if it had ACK set.
+    pub rst_ack: Option<SeqNumber>,
     pub stats: SideStats,
     /// The first payload from this end has been looked at for role inference.
     payload_checked: bool,
@@ -67,6 +69,7 @@ impl Peer {
             fin: None,
             acked_peer_fin: None,
             rst: None,
+            rst_ack: None,
             stats: SideStats::default(),
             payload_checked: false,
         }
@@ -154,6 +157,14 @@ impl<A> Connection<A> {
         let peer = &self.peers[1 - from];
         let seq = SeqNumber(seg.seq);
         if !seg.flags.ack() {
+            // A SYN,ACK already seen answers this SYN: the capture shows them out of order.
+            if me.isn.is_none()
+                && peer.sent_syn_ack
+                && peer.max_ack == Some(seq.plus(1))
+                && !self.closing()
+            {
+                return false;
+            }
             // A pure SYN starts a connection unless it retransmits this one's SYN.
             return me.isn != Some(seq) || me.sent_syn_ack;
         }
@@ -278,6 +289,7 @@ impl<A> Connection<A> {
 
         if flags.rst() && self.peers[from].rst.is_none() {
             self.peers[from].rst = Some(seen);
+            self.peers[from].rst_ack = flags.ack().then_some(SeqNumber(seg.ack));
         }
 
         if flags.fin() {

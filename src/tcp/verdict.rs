@@ -318,8 +318,20 @@ impl<A> Connection<A> {
                 frame: s.frame,
             });
 
+        // A RST that acknowledges the peer's FIN was sent after it, whatever the capture's
+        // order says.
+        let rst_after_fin = |me: &Peer, peer: &Peer| match (me.rst_ack, peer.fin) {
+            (Some(a), Some(f)) => a.at_or_after(f.seq.plus(1)),
+            _ => false,
+        };
         let rst_first = match (first_rst, first_fin_frame) {
-            (Some(r), Some(f)) => r.frame < f,
+            (Some(r), Some(f)) => {
+                let (me, peer) = match r.side {
+                    Side::Client => (cp, sp),
+                    Side::Server => (sp, cp),
+                };
+                r.frame < f && !rst_after_fin(me, peer)
+            }
             (Some(_), None) => true,
             _ => false,
         };
