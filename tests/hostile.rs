@@ -978,3 +978,71 @@ fn rst_captured_before_the_fin_it_acknowledges_is_fin_then_rst() {
     assert_eq!(recs[0]["closer"], "client");
     assert_eq!(recs[0]["reset_by"], "server");
 }
+
+/// A server-closed connection carrying `req`, for the output-safety test.
+fn server_closed(cport: u16, req: &[u8]) -> Vec<Vec<u8>> {
+    let n = req.len() as u32;
+    vec![
+        frame(true, cport, 100, 0, SYN, b""),
+        frame(false, cport, 500, 101, SYN | ACK, b""),
+        frame(true, cport, 101, 501, ACK, b""),
+        frame(true, cport, 101, 501, ACK, req),
+        frame(
+            false,
+            cport,
+            501,
+            101 + n,
+            FIN | ACK,
+            b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+        ),
+        frame(true, cport, 101 + n, 540, FIN | ACK, b""),
+        frame(false, cport, 540, 102 + n, ACK, b""),
+    ]
+}
+
+#[test]
+fn packet_text_in_host_and_path_is_inert_in_every_output() {
+    // Health-check-like probes every second whose path and Host carry markup, a table pipe and
+    // a spreadsheet formula. (A raw ESC byte cannot reach a parsed request: httparse refuses
+    // control characters in the request line and headers, and the report strips them anyway.)
+    let req = b"HEAD /<script>alert(1)</script>|table|=cmd() HTTP/1.0\r\nHost: <script>x</script>\r\n\r\n";
+    let mut bytes = pcap_header(65535, 1);
+    for c in 0..8u16 {
+        for (i, f) in server_closed(41000 + c, req).iter().enumerate() {
+            bytes.extend(record(10 + u32::from(c) * 2 + (i as u32 / 4), f));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_capture(dir.path(), "evil.pcap", &bytes);
+    let text = finscope(&["analyze", "evil.pcap"], dir.path());
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("health check"), "{}", text.stdout);
+    assert!(!text.stdout.contains('\x1b'), "terminal escape neutralised");
+    let md = finscope(
+        &["analyze", "--format", "markdown", "evil.pcap"],
+        dir.path(),
+    );
+    assert!(
+        !md.stdout.contains("<script>")
+            && !md.stdout.contains('\x1b')
+            && !md.stdout.contains("|table|")
+    );
+    let html = finscope(&["analyze", "--format", "html", "evil.pcap"], dir.path());
+    assert!(
+        html.stdout.contains("&lt;script&gt;")
+            && !html.stdout.contains("<script")
+            && !html.stdout.contains('\x1b')
+    );
+    let csv = finscope(&["conns", "--format", "csv", "evil.pcap"], dir.path());
+    let row = csv.stdout.lines().nth(1).unwrap();
+    assert!(
+        row.ends_with(",HEAD /<script>alert(1)</script>|table|=cmd()"),
+        "{row}"
+    );
+    let json = finscope(&["conns", "evil.pcap"], dir.path());
+    let v: Value = serde_json::from_str(json.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        v["http"]["first_request"]["target"],
+        "/<script>alert(1)</script>|table|=cmd()"
+    );
+}

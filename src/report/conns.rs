@@ -315,3 +315,20 @@ pub fn write_csv_record(out: &mut dyn Write, r: &ConnRecord, h: &HttpSummary) ->
         first,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_made_inert() {
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("=cmd()"), "'=cmd()");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-1"), "'-1");
+        assert_eq!(cell("@x"), "'@x");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=a,b"), "\"'=a,b\"");
+    }
+}
