@@ -101,7 +101,7 @@ struct Common {
     #[arg(long = "time-wait", value_name = "[HOST=]DURATION")]
     time_wait: Vec<String>,
     /// Most connections held in memory at once; when full, the longest-idle are reported
-    /// early (as `evicted`) and let go. About 1.5 KB each.
+    /// early (as `evicted`) and let go. About 2 KB each.
     #[arg(long, default_value_t = crate::tcp::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
     max_connections: usize,
     /// Client ephemeral port range, for port-pressure figures.

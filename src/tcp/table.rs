@@ -38,7 +38,7 @@ pub struct TrackerConfig {
     pub max_connections: usize,
 }
 
-/// Default flow-table limit: about 1.5 GB at most, sized for a laptop.
+/// Default flow-table limit: about 2 GB at most (about 2.1 KB per held connection), sized for a laptop.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000_000;
 
 impl Default for TrackerConfig {
