@@ -107,6 +107,8 @@ fn lost_segment_is_a_gap_and_parsing_resynchronises() {
     assert_eq!(h.requests, 5);
     assert!(h.gaps >= 1, "{h:?}");
     assert_eq!(h.responses, 4);
+    // The response after the gap answers the newest request, not the one whose answer was lost.
+    assert_eq!(h.unanswered_requests, 0, "{h:?}");
 }
 
 #[test]

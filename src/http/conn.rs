@@ -495,6 +495,15 @@ impl Inner {
             };
         }
         e.phase = Phase::Head;
+        if !is_request {
+            // The gap swallowed an unknown number of responses. Clients rarely pipeline, so
+            // the response found now most likely answers the newest request: the older ones
+            // were answered inside the gap.
+            let q = &mut self.ends[1 - end].queue;
+            while q.len > 1 {
+                q.pop();
+            }
+        }
     }
 
     /// Bytes that cannot be where they are: count a parse error and look for the next line.
