@@ -1,204 +1,286 @@
-//! Reports as files a ticket gets: Markdown, HTML and chart snapshots on shipped captures,
-//! escaping of packet-derived text, valid PNGs, and the --out directory rules.
+//! The Markdown and HTML reports: golden files (insta snapshots, never updated by CI) for every
+//! shipped capture, packet-derived text escaped in both, and the HTML page self-contained.
 
-mod common;
-
-use finscope::analysis::{Finding, Severity, Summary};
-use finscope::chart;
+use finscope::analysis::{Aggregator, Finding, Severity, Summary, TimeWaitConfig};
 use finscope::pipeline::{self, Config};
-use finscope::report::{self, ChartRef};
+use finscope::report::{write_html, write_markdown, ChartRef};
 
-const TINY_SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>"#;
+/// A tiny chart, so the snapshots do not depend on the chart module.
+const SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>"#;
 
-/// The summary of a shipped capture, read by its relative path so no absolute path appears.
-fn summary(name: &str) -> Summary {
-    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
-    pipeline::analyze(
-        &[format!("captures/{name}")],
+const CHARTS: [ChartRef<'static>; 2] = [
+    ChartRef {
+        title: "Active closes per endpoint",
+        file_stem: "closes-per-endpoint",
+        svg: Some(SVG),
+    },
+    ChartRef {
+        title: "TIME-WAIT over time per host",
+        file_stem: "time-wait",
+        svg: Some(SVG),
+    },
+];
+
+/// The capture's path relative to the package root, as a user in the repository types it
+/// (cargo runs integration tests from the package root), so no absolute path reaches the
+/// output.
+fn rel(name: &str) -> String {
+    let p = format!("captures/{name}");
+    assert!(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(&p)
+            .exists(),
+        "missing {p}"
+    );
+    p
+}
+
+fn analyze(name: &str) -> Summary {
+    let mut s =
+        pipeline::analyze(&[rel(name)], &Config::default(), &mut |_| {}).expect("capture reads");
+    // Whatever the working directory was, show the path as given in the repository.
+    for c in &mut s.captures {
+        c.info.path = rel(name);
+    }
+    s
+}
+
+fn markdown(s: &Summary, charts: &[ChartRef<'_>]) -> String {
+    let mut out = Vec::new();
+    write_markdown(&mut out, s, charts).expect("writes");
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn html(s: &Summary, charts: &[ChartRef<'_>]) -> String {
+    let mut out = Vec::new();
+    write_html(&mut out, s, charts).expect("writes");
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn check_snapshots(name: &str) {
+    let s = analyze(name);
+    let (md, page) = (markdown(&s, &CHARTS), html(&s, &CHARTS));
+    for out in [&md, &page] {
+        assert!(!out.contains(env!("CARGO_MANIFEST_DIR")), "absolute path");
+    }
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    insta::assert_snapshot!(format!("{stem}.md"), md);
+    insta::assert_snapshot!(format!("{stem}.html"), page);
+}
+
+macro_rules! snapshots {
+    ($($test:ident => $file:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check_snapshots($file);
+            }
+        )*
+    };
+}
+
+snapshots! {
+    snapshot_any_sll2 => "any-sll2.pcap",
+    snapshot_chunked => "chunked.pcap",
+    snapshot_client_no_pool => "client-no-pool.pcap",
+    snapshot_client_pool => "client-pool.pcap",
+    snapshot_healthcheck_fixed => "healthcheck-fixed.pcap",
+    snapshot_healthcheck_no_keepalive => "healthcheck-no-keepalive.pcap",
+    snapshot_ipv6 => "ipv6.pcap",
+    snapshot_lost_segment => "lost-segment.pcap",
+    snapshot_nginx_default_upstream => "nginx-default-upstream.pcap",
+    snapshot_nginx_idle_timeout => "nginx-idle-timeout.pcap",
+    snapshot_nginx_keepalive_timeout_0 => "nginx-keepalive-timeout-0.pcap",
+    snapshot_nginx_keepalive_timeout_0_wait_eof => "nginx-keepalive-timeout-0-wait-eof.pcap",
+    snapshot_nginx_upstream_keepalive => "nginx-upstream-keepalive.pcap",
+    snapshot_pcapng_dumpcap => "pcapng-dumpcap.pcapng",
+    snapshot_pipelined => "pipelined.pcap",
+    snapshot_rst_linger0 => "rst-linger0.pcap",
+    snapshot_tls => "tls.pcap",
+    snapshot_truncated => "truncated.pcap",
+    snapshot_tuple_reuse => "tuple-reuse.pcap",
+}
+
+/// What an attacker puts in a request target (and so in a health check, the verdicts and the
+/// findings that quote it).
+const HOSTILE: &str = "/<script>alert(1)</script>| table |\x1b[31m=cmd()";
+
+/// healthcheck-no-keepalive.pcap with every request target replaced by [`HOSTILE`], folded
+/// through the real analysis; plus a finding and a capture path carrying it too.
+fn hostile_summary() -> Summary {
+    let mut agg = Aggregator::with_time_wait(TimeWaitConfig::default());
+    let stats = pipeline::run(
+        &[rel("healthcheck-no-keepalive.pcap")],
         &Config::default(),
+        &mut |r, http| {
+            let mut http = http.clone();
+            if let Some(q) = &mut http.first_request {
+                q.target = HOSTILE.to_string();
+            }
+            agg.add(r, &http);
+            Ok(())
+        },
         &mut |_| {},
     )
-    .unwrap()
+    .expect("capture reads");
+    let mut s = Summary::new(agg, stats.captures, stats.tracker, stats.warnings);
+    s.captures[0].info.path = format!("captures/{HOSTILE}.pcap");
+    s.findings.push(Finding {
+        id: "test",
+        severity: Severity::Critical,
+        title: format!("quoted `{HOSTILE}` and bare {HOSTILE}"),
+        evidence: vec![format!("evidence {HOSTILE}"), format!("`{HOSTILE}`")],
+        fix: vec![format!(
+            "fix `keepalive 16;` {HOSTILE} <img src=x onerror=alert(1)>"
+        )],
+        streams: vec![1, 2],
+    });
+    s
 }
 
-fn charts() -> Vec<ChartRef<'static>> {
-    vec![ChartRef {
-        title: "Who closes first, per server endpoint",
-        file_stem: "closes-per-endpoint",
-        svg: Some(TINY_SVG),
-    }]
-}
-
-fn render(f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
-    let mut out = Vec::new();
-    f(&mut out).unwrap();
-    String::from_utf8(out).unwrap()
-}
-
-#[test]
-fn markdown_and_html_snapshots() {
-    for name in [
-        "nginx-default-upstream.pcap",
-        "healthcheck-no-keepalive.pcap",
-        "rst-linger0.pcap",
-    ] {
-        let s = summary(name);
-        let md = render(|o| report::write_markdown(o, &s, &charts()));
-        let html = render(|o| report::write_html(o, &s, &charts()));
-        assert!(
-            !md.contains(env!("CARGO_MANIFEST_DIR")) && !html.contains(env!("CARGO_MANIFEST_DIR"))
-        );
-        insta::assert_snapshot!(format!("{name}.md"), md);
-        insta::assert_snapshot!(format!("{name}.html"), html);
-    }
+/// `|` not escaped by a backslash.
+fn bare_pipes(line: &str) -> usize {
+    let b = line.as_bytes();
+    (0..b.len())
+        .filter(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
+        .count()
 }
 
 #[test]
-fn chart_svg_snapshot_and_png_size() {
-    let s = summary("nginx-default-upstream.pcap");
-    let all = chart::report_charts(&s);
-    assert_eq!(all.len(), 5);
-    for (stem, _, c) in &all {
-        let svg = chart::render_svg(c).unwrap();
-        assert!(
-            svg.contains("nginx-default-upstream.pcap"),
-            "{stem}: title names the capture"
-        );
-        let png = chart::render_png(c).unwrap();
-        let decoder = png::Decoder::new(std::io::Cursor::new(png));
-        let reader = decoder.read_info().unwrap();
-        assert_eq!(
-            (reader.info().width, reader.info().height),
-            (c.width, c.height),
-            "{stem}"
-        );
-    }
-    let (_, _, closes) = &all[0];
-    insta::assert_snapshot!(
-        "closes-per-endpoint.svg",
-        chart::render_svg(closes).unwrap()
+fn packet_text_is_escaped_in_html() {
+    let s = hostile_summary();
+    // The rule saw the hostile target: the health-check finding quotes it.
+    assert!(s
+        .findings
+        .iter()
+        .any(|f| f.id == "health_checks_without_keepalive" && f.title.contains("<script>")));
+    let page = html(&s, &CHARTS);
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;| table |=cmd()"));
+    assert!(!page.to_ascii_lowercase().contains("<script"));
+    assert!(!page.contains("<img"));
+    assert!(!page.contains('\x1b'));
+    assert!(
+        !page.contains("[31m"),
+        "the escape sequence is dropped whole"
     );
+    // The health-check table cell, the verdict and the finding all carry it escaped.
+    assert!(page.contains("<td class=\"l\">HEAD /&lt;script&gt;"));
+    assert!(page.contains("<code>/&lt;script&gt;alert(1)&lt;/script&gt;| table |=cmd()</code>"));
+    assert!(page.contains("<title>finscope report: captures//&lt;script&gt;"));
 }
 
 #[test]
-fn packet_text_is_escaped_everywhere() {
-    let mut s = summary("healthcheck-no-keepalive.pcap");
-    let evil = "<script>alert(1)</script> | table | \x1b[31m =cmd()";
-    s.findings.insert(
-        0,
-        Finding {
-            id: "test",
-            severity: Severity::Warning,
-            title: format!("target {evil}"),
-            evidence: vec![format!("HEAD {evil}")],
-            fix: vec!["none".into()],
-            streams: vec![1],
+fn packet_text_is_escaped_in_markdown() {
+    let s = hostile_summary();
+    let md = markdown(&s, &CHARTS);
+    assert!(!md.to_ascii_lowercase().contains("<script"));
+    assert!(!md.contains("<img"));
+    assert!(!md.contains('\x1b'));
+    assert!(!md.contains("[31m"));
+    assert!(md.contains("&lt;script&gt;alert(1)&lt;/script&gt;\\| table \\|=cmd()"));
+    // A hostile snippet in backticks is not left as a code span.
+    assert!(md.contains("\\`/&lt;script"));
+    assert!(md
+        .match_indices("`/&lt;")
+        .all(|(i, _)| md[..i].ends_with('\\')));
+    // finscope's own snippet stays code.
+    assert!(md.contains("fix \\`keepalive 16;\\`") || md.contains("fix `keepalive 16;`"));
+    // Each table row keeps its cells: as many bare pipes as the header line.
+    let mut rows = 0;
+    let mut header = 0;
+    for line in md.lines() {
+        if line.starts_with("| endpoint | probe |") {
+            header = bare_pipes(line);
+        } else if line.contains("HEAD /&lt;script") && line.starts_with('|') {
+            rows += 1;
+            assert_eq!(bare_pipes(line), header, "{line}");
+        }
+    }
+    assert_eq!((header, rows), (9, 2));
+    // Every line of every table has the header's cell count.
+    let mut width = None;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            let n = bare_pipes(line);
+            assert_eq!(*width.get_or_insert(n), n, "{line}");
+        } else {
+            width = None;
+        }
+    }
+}
+
+#[test]
+fn finscope_snippets_stay_code() {
+    let s = analyze("nginx-default-upstream.pcap");
+    let md = markdown(&s, &[]);
+    assert!(md.contains(
+        "`proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\";`"
+    ));
+    assert!(md.contains("Wireshark: `tcp.stream in {1 3 7 9 11"));
+    let page = html(&s, &[]);
+    assert!(page.contains("<code>proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection &quot;&quot;;</code>"));
+}
+
+#[test]
+fn html_is_self_contained() {
+    let s = analyze("healthcheck-no-keepalive.pcap");
+    let page = html(&s, &CHARTS);
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.trim_end().ends_with("</html>"));
+    let lower = page.to_ascii_lowercase();
+    for bad in ["<script", "<link", "src=", "url(", "@import", "https://"] {
+        assert!(!lower.contains(bad), "{bad}");
+    }
+    // The only URL is the SVG namespace of the inlined charts (and none in a finding).
+    let without_ns = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(
+        without_ns
+            .match_indices("http://")
+            .all(|(i, _)| without_ns[..i].ends_with("proxy_pass ")),
+        "an external URL"
+    );
+    assert_eq!(page.matches(SVG).count(), 2);
+}
+
+#[test]
+fn only_svg_documents_are_inlined() {
+    let s = analyze("rst-linger0.pcap");
+    let declared = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{SVG}");
+    let charts = [
+        ChartRef {
+            title: "not svg",
+            file_stem: "a",
+            svg: Some("<html><body><svg></svg></body></html>"),
         },
-    );
-    let html = render(|o| report::write_html(o, &s, &charts()));
-    assert!(html.contains("&lt;script&gt;"), "HTML escapes markup");
-    assert!(!html.contains("<script"), "no raw script tag");
-    assert!(!html.contains('\x1b'), "no escape byte in HTML");
-    let md = render(|o| report::write_markdown(o, &s, &charts()));
-    assert!(!md.contains("<script>"), "Markdown escapes markup");
-    assert!(!md.contains('\x1b'), "no escape byte in Markdown");
-    assert!(!md.contains("| table |"), "pipes are escaped in Markdown");
-    let text = render(|o| report::write_text(o, &s));
-    assert!(!text.contains('\x1b'), "no escape byte on the terminal");
-}
-
-fn finscope() -> assert_cmd::Command {
-    assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("finscope"))
+        ChartRef {
+            title: "no svg",
+            file_stem: "b",
+            svg: None,
+        },
+        ChartRef {
+            title: "declared",
+            file_stem: "c",
+            svg: Some(&declared),
+        },
+    ];
+    let page = html(&s, &charts);
+    assert!(!page.contains("<html><body>"));
+    assert!(!page.contains("<?xml"));
+    assert_eq!(page.matches(SVG).count(), 1);
+    assert!(page.contains("<figcaption>declared</figcaption>"));
+    assert!(!page.contains("<figcaption>not svg</figcaption>"));
+    // Markdown links every chart's files, drawn or not.
+    let md = markdown(&s, &charts);
+    for stem in ["a", "b", "c"] {
+        assert!(md.contains(&format!("](charts/{stem}.png)")));
+        assert!(md.contains(&format!("](charts/{stem}.svg)")));
+    }
 }
 
 #[test]
-fn out_dir_is_written_and_guarded() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("report");
-    let cap = common::capture("nginx-default-upstream.pcap");
-    let out = finscope()
-        .args(["analyze", "--out", dir.to_str().unwrap(), &cap])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for f in [
-        "report.html",
-        "report.md",
-        "report.json",
-        "charts/time-wait-per-host.svg",
-        "charts/time-wait-per-host.png",
-    ] {
-        assert!(dir.join(f).is_file(), "{f} written");
-    }
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
-    assert!(json["findings"].as_array().unwrap().len() >= 2);
-    // Writing again into finscope's own directory is allowed.
-    assert!(finscope()
-        .args(["analyze", "--out", dir.to_str().unwrap(), &cap])
-        .output()
-        .unwrap()
-        .status
-        .success());
-    // A non-empty directory finscope did not create is refused without --force.
-    let foreign = tmp.path().join("foreign");
-    std::fs::create_dir(&foreign).unwrap();
-    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
-    let out = finscope()
-        .args(["analyze", "--out", foreign.to_str().unwrap(), &cap])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
-    let out = finscope()
-        .args([
-            "analyze",
-            "--force",
-            "--out",
-            foreign.to_str().unwrap(),
-            &cap,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        std::fs::read_to_string(foreign.join("notes.txt")).unwrap(),
-        "mine"
-    );
-}
-
-#[test]
-fn compare_out_dir_has_side_by_side_charts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cmp");
-    let out = finscope()
-        .args([
-            "compare",
-            "--out",
-            dir.to_str().unwrap(),
-            &common::capture("client-no-pool.pcap"),
-            "--",
-            &common::capture("client-pool.pcap"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for f in [
-        "compare.html",
-        "compare.md",
-        "compare.json",
-        "charts/compare-time-wait-per-host.png",
-    ] {
-        assert!(dir.join(f).is_file(), "{f} written");
-    }
-    let html = std::fs::read_to_string(dir.join("compare.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("improved"));
+fn reports_are_deterministic() {
+    let a = analyze("healthcheck-no-keepalive.pcap");
+    let b = analyze("healthcheck-no-keepalive.pcap");
+    assert_eq!(markdown(&a, &CHARTS), markdown(&b, &CHARTS));
+    assert_eq!(html(&a, &CHARTS), html(&b, &CHARTS));
 }

@@ -56,9 +56,10 @@ figure svg { max-width: 100%; height: auto; display: block; border: 1px solid va
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { background: #eef1f4; font-weight: 600; font-size: 13px; text-align: left; }
-th.r, td.r { text-align: right; white-space: nowrap; }
-td.l { overflow-wrap: anywhere; max-width: 420px; }
+th { background: #eef1f4; font-weight: 600; font-size: 13px; text-align: left; vertical-align: bottom; }
+th.r, td.r { text-align: right; }
+td.r { white-space: nowrap; }
+td.l { overflow-wrap: break-word; max-width: 420px; }
 tbody tr:nth-child(even) { background: var(--zebra); }
 .note, .more { color: var(--muted); font-size: 14px; }
 footer { max-width: 1180px; margin: 40px auto 24px; padding: 0 24px; color: var(--muted); font-size: 13px; }

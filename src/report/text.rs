@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use crate::analysis::{EndpointStats, Summary};
 
+use super::escape::strip_controls;
 use super::linktype_name;
 
 /// Rows shown per table; the JSON output has them all.
@@ -17,12 +18,10 @@ fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-/// Packet-derived text made safe for a terminal: control characters (escape sequences
-/// included) become `?`.
+/// Packet-derived text made safe for a terminal: escape sequences dropped whole, other
+/// control characters replaced (see [`strip_controls`]).
 fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    strip_controls(s)
 }
 
 /// Sentences saying who closes this endpoint's connections, where TIME-WAIT lands, and what
