@@ -12,7 +12,7 @@ use crate::analysis::{Aggregator, CaptureSummary, Summary, TimeWaitConfig};
 use crate::capture::{CaptureError, CaptureReader, Frame, FrameSink};
 use crate::decode::{self, SkipReason};
 use crate::http::{HttpConn, HttpStreams, HttpSummary};
-use crate::tcp::{ConnRecord, Tracker, TrackerConfig, TrackerStats};
+use crate::tcp::{ConnRecord, RecordSink, Tracker, TrackerConfig, TrackerStats};
 use crate::time::{Duration, Timestamp};
 
 /// Settings for a run.
@@ -81,16 +81,16 @@ pub fn run(
     for mut reader in open_in_time_order(paths)? {
         let mut driver = Driver {
             tracker: &mut tracker,
-            records: &mut *records,
+            out: Forward::new(&mut *records),
             progress: &mut *progress,
             frames_before,
             bytes_before,
             skipped: [0; SkipReason::ALL.len()],
             tcp_segments: 0,
-            error: None,
         };
         reader.run(&mut driver)?;
-        let (skipped, tcp_segments, error) = (driver.skipped, driver.tcp_segments, driver.error);
+        let (skipped, tcp_segments, error) =
+            (driver.skipped, driver.tcp_segments, driver.out.error);
         if let Some(e) = error {
             return Err(PipelineError::Output(e));
         }
@@ -132,16 +132,9 @@ pub fn run(
         });
     }
 
-    let mut err = None;
-    let mut sink = |r: &ConnRecord, http: &HttpConn| {
-        if err.is_none() {
-            if let Err(e) = records(r, &http.summary(r.client_end)) {
-                err = Some(e);
-            }
-        }
-    };
-    tracker.finish(&mut sink);
-    if let Some(e) = err {
+    let mut out = Forward::new(records);
+    tracker.finish(&mut out);
+    if let Some(e) = out.error {
         return Err(PipelineError::Output(e));
     }
     stats.tracker = tracker.stats();
@@ -196,16 +189,41 @@ fn open_in_time_order(paths: &[String]) -> Result<Vec<CaptureReader>, CaptureErr
         .collect()
 }
 
+/// Hands finished connections, with their HTTP summary, to the caller's function; keeps the
+/// first write error and drops everything after it.
+struct Forward<'a, 'b> {
+    records: &'a mut RecordFn<'b>,
+    error: Option<io::Error>,
+}
+
+impl<'a, 'b> Forward<'a, 'b> {
+    fn new(records: &'a mut RecordFn<'b>) -> Self {
+        Forward {
+            records,
+            error: None,
+        }
+    }
+}
+
+impl RecordSink<HttpConn> for Forward<'_, '_> {
+    fn record(&mut self, r: &ConnRecord, http: &HttpConn) {
+        if self.error.is_none() {
+            if let Err(e) = (self.records)(r, &http.summary(r.client_end)) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
 /// Per-frame work for one input: decode, count, track.
 struct Driver<'a, 'b> {
     tracker: &'a mut Tracker<HttpStreams>,
-    records: &'a mut RecordFn<'b>,
+    out: Forward<'a, 'b>,
     progress: &'a mut dyn FnMut(u64),
     frames_before: u64,
     bytes_before: u64,
     skipped: [u64; SkipReason::ALL.len()],
     tcp_segments: u64,
-    error: Option<io::Error>,
 }
 
 impl FrameSink for Driver<'_, '_> {
@@ -213,21 +231,16 @@ impl FrameSink for Driver<'_, '_> {
         match decode::decode(frame.linktype, frame.data) {
             Ok(seg) => {
                 self.tcp_segments += 1;
-                let records = &mut *self.records;
-                let error = &mut self.error;
-                let mut sink = |r: &ConnRecord, http: &HttpConn| {
-                    if error.is_none() {
-                        if let Err(e) = records(r, &http.summary(r.client_end)) {
-                            *error = Some(e);
-                        }
-                    }
-                };
-                self.tracker
-                    .segment(&seg, frame.ts, self.frames_before + frame.number, &mut sink);
+                self.tracker.segment(
+                    &seg,
+                    frame.ts,
+                    self.frames_before + frame.number,
+                    &mut self.out,
+                );
             }
             Err(reason) => self.skipped[reason as usize] += 1,
         }
-        if self.error.is_some() {
+        if self.out.error.is_some() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())

@@ -220,7 +220,7 @@ impl Aggregator {
         let reason = close_reason(r, http);
         let ep = self.endpoints.entry(r.server).or_default();
         ep.counts.add(r);
-        ep.http.add(r, http);
+        ep.http.add(r, http, reason);
         *ep.clients.entry(r.client.ip).or_default() += 1;
         match r.closer {
             Some(Party::Server) if r.close != CloseKind::Rst => {

@@ -7,7 +7,7 @@ use crate::http::{App, HttpSummary};
 use crate::tcp::ConnRecord;
 
 use super::health::{HealthCheck, HealthTracker};
-use super::reason::{close_reason, idle_before_close, CloseReason};
+use super::reason::{idle_before_close, CloseReason};
 
 /// Buckets of requests per connection: 1, 2-10, 11-100, 101-1000, >1000 (connections with no
 /// request are not counted).
@@ -40,10 +40,11 @@ pub struct HttpStats {
 }
 
 impl HttpStats {
-    pub fn add(&mut self, r: &ConnRecord, http: &HttpSummary) {
+    /// Takes in one connection, whose close reason the caller already worked out.
+    pub fn add(&mut self, r: &ConnRecord, http: &HttpSummary, reason: CloseReason) {
         *self.apps.entry(http.app).or_default() += 1;
         self.health.add(r, http);
-        *self.close_reasons.entry(close_reason(r, http)).or_default() += 1;
+        *self.close_reasons.entry(reason).or_default() += 1;
         if let Some(idle) = idle_before_close(r) {
             let s = (idle.0.max(0) / 1_000_000_000) as u64;
             *self.idle_before_close_s.entry(s).or_default() += 1;

@@ -262,14 +262,28 @@ pub fn compare_charts(
                 (f.before.unwrap_or(0.0), f.after.unwrap_or(0.0))
             })
     };
+    // One figure, before and after, side by side per endpoint or host.
+    let before_after = |items: &[&crate::analysis::Compared], figure: &str| {
+        let vals: Vec<(f64, f64)> = items.iter().map(|c| fig(c, figure)).collect();
+        ChartKind::Bars {
+            categories: items.iter().map(|c| c.name.clone()).collect(),
+            series: vec![
+                Series {
+                    name: "before".into(),
+                    values: vals.iter().map(|v| v.0).collect(),
+                },
+                Series {
+                    name: "after".into(),
+                    values: vals.iter().map(|v| v.1).collect(),
+                },
+            ],
+            stacked: false,
+        }
+    };
     let mut out = Vec::new();
 
     // TIME-WAIT steady state per host.
     let hosts: Vec<&crate::analysis::Compared> = cmp.hosts.iter().take(TOP).collect();
-    let vals: Vec<(f64, f64)> = hosts
-        .iter()
-        .map(|h| fig(h, "time_wait_steady_state"))
-        .collect();
     out.push((
         "compare-time-wait-per-host",
         "TIME-WAIT per host, before and after",
@@ -277,20 +291,7 @@ pub fn compare_charts(
             "TIME-WAIT steady state per host, before and after",
             "host",
             "TIME-WAIT sockets (rate x hold)",
-            ChartKind::Bars {
-                categories: hosts.iter().map(|h| h.name.clone()).collect(),
-                series: vec![
-                    Series {
-                        name: "before".into(),
-                        values: vals.iter().map(|v| v.0).collect(),
-                    },
-                    Series {
-                        name: "after".into(),
-                        values: vals.iter().map(|v| v.1).collect(),
-                    },
-                ],
-                stacked: false,
-            },
+            before_after(&hosts, "time_wait_steady_state"),
         ),
     ));
 
@@ -333,10 +334,6 @@ pub fn compare_charts(
 
     // Requests per connection per endpoint.
     let eps: Vec<&crate::analysis::Compared> = cmp.endpoints.iter().take(TOP).collect();
-    let vals: Vec<(f64, f64)> = eps
-        .iter()
-        .map(|e| fig(e, "requests_per_connection"))
-        .collect();
     out.push((
         "compare-requests-per-connection",
         "Requests per connection, before and after",
@@ -344,20 +341,7 @@ pub fn compare_charts(
             "Requests per connection, before and after",
             "server endpoint",
             "requests per connection (mean)",
-            ChartKind::Bars {
-                categories: eps.iter().map(|e| e.name.clone()).collect(),
-                series: vec![
-                    Series {
-                        name: "before".into(),
-                        values: vals.iter().map(|v| v.0).collect(),
-                    },
-                    Series {
-                        name: "after".into(),
-                        values: vals.iter().map(|v| v.1).collect(),
-                    },
-                ],
-                stacked: false,
-            },
+            before_after(&eps, "requests_per_connection"),
         ),
     ));
     out

@@ -70,7 +70,7 @@ pub(crate) fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-fn share(x: Option<f64>) -> String {
+pub(crate) fn share(x: Option<f64>) -> String {
     x.map(|x| format!("{:.0}%", x * 100.0))
         .unwrap_or_else(|| "-".into())
 }

@@ -6,17 +6,7 @@ use crate::analysis::{EndpointStats, Summary};
 
 use super::escape::strip_controls;
 use super::linktype_name;
-
-/// Rows shown per table; the JSON output has them all.
-const TOP: usize = 20;
-
-fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "-".into()
-    } else {
-        format!("{:.0}%", part as f64 * 100.0 / whole as f64)
-    }
-}
+use super::tables::{pct, share, TOP};
 
 /// Packet-derived text made safe for a terminal: escape sequences dropped whole, other
 /// control characters replaced (see [`strip_controls`]).
@@ -69,11 +59,11 @@ pub(crate) fn verdict(e: &EndpointStats) -> Vec<String> {
     let mut lines = vec![parts.join("; ")];
     let mut parts = Vec::new();
     let h = &e.http;
-    if let (Some(mean), Some(share)) = (h.mean_requests_per_connection(), h.one_request_share()) {
+    if let (Some(mean), Some(one)) = (h.mean_requests_per_connection(), h.one_request_share()) {
         parts.push(format!(
             "{} HTTP requests, {mean:.1} per connection, {} carried one",
             h.requests,
-            pct((share * 1000.0).round() as u64, 1000)
+            share(Some(one))
         ));
     }
     if let Some((reason, n)) = h
@@ -265,10 +255,7 @@ pub fn write_text(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
                 h.median_requests_per_connection().unwrap_or(0),
                 h.max_requests_per_connection().unwrap_or(0)
             );
-            let one = h
-                .one_request_share()
-                .map(|x| pct((x * 1000.0).round() as u64, 1000))
-                .unwrap_or_else(|| "-".into());
+            let one = share(h.one_request_share());
             writeln!(
                 out,
                 "  {:<w$} {:>9} {:>20} {:>6} {:>8} {:>9} {:>9} {:>10}",

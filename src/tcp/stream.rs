@@ -72,19 +72,6 @@ impl std::fmt::Debug for Reassembly {
     }
 }
 
-impl Clone for Reassembly {
-    /// Held segments are not cloned (only used for diagnostics).
-    fn clone(&self) -> Self {
-        Reassembly {
-            next: self.next,
-            held: Vec::new(),
-            held_bytes: 0,
-            fin: self.fin,
-            ended: self.ended,
-        }
-    }
-}
-
 /// Where delivery goes: the handler, its connection state, and which end this is.
 pub(crate) struct Out<'a, H: StreamHandler> {
     pub handler: &'a mut H,

@@ -140,11 +140,15 @@ impl<H: StreamHandler> Tracker<H> {
                     let reused_while_open = conn.was_open_with_traffic();
                     let app = self.handler.open();
                     let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
-                    let mut old = std::mem::replace(conn, next);
-                    old.flush_streams(&mut self.handler, &mut self.held_budget);
-                    let mut rec = old.record(EndReason::Reused);
-                    rec.reused_at = Some(ts);
-                    sink.record(&rec, &old.app);
+                    let old = std::mem::replace(conn, next);
+                    emit(
+                        &mut self.handler,
+                        &mut self.held_budget,
+                        old,
+                        EndReason::Reused,
+                        Some(ts),
+                        sink,
+                    );
                     if reused_while_open {
                         conn.anomalies.insert(Anomaly::ReusedWhileOpen);
                     }
@@ -200,9 +204,15 @@ impl<H: StreamHandler> Tracker<H> {
                 self.finished.push_back((quiet_until, key, stream));
                 continue;
             }
-            if let Some(mut conn) = self.flows.remove(&key) {
-                conn.flush_streams(&mut self.handler, &mut self.held_budget);
-                sink.record(&conn.record(EndReason::Closed), &conn.app);
+            if let Some(conn) = self.flows.remove(&key) {
+                emit(
+                    &mut self.handler,
+                    &mut self.held_budget,
+                    conn,
+                    EndReason::Closed,
+                    None,
+                    sink,
+                );
             }
         }
     }
@@ -222,15 +232,17 @@ impl<H: StreamHandler> Tracker<H> {
         }
         idle.sort_unstable();
         for (_, _, key) in idle {
-            if let Some(mut conn) = self.flows.remove(&key) {
-                conn.flush_streams(&mut self.handler, &mut self.held_budget);
-                let end = if conn.complete() {
-                    EndReason::Closed
-                } else {
-                    EndReason::Evicted
-                };
+            if let Some(conn) = self.flows.remove(&key) {
+                let end = unless_closed(&conn, EndReason::Evicted);
                 self.stats.evicted += u64::from(end == EndReason::Evicted);
-                sink.record(&conn.record(end), &conn.app);
+                emit(
+                    &mut self.handler,
+                    &mut self.held_budget,
+                    conn,
+                    end,
+                    None,
+                    sink,
+                );
             }
         }
     }
@@ -243,16 +255,42 @@ impl<H: StreamHandler> Tracker<H> {
             self.flows.iter().map(|(k, c)| (c.stream, *k)).collect();
         order.sort_unstable();
         for (_, key) in order {
-            let Some(mut conn) = self.flows.remove(&key) else {
-                continue;
-            };
-            conn.flush_streams(&mut self.handler, &mut self.held_budget);
-            let end = if conn.complete() {
-                EndReason::Closed
-            } else {
-                EndReason::EndOfCapture
-            };
-            sink.record(&conn.record(end), &conn.app);
+            if let Some(conn) = self.flows.remove(&key) {
+                let end = unless_closed(&conn, EndReason::EndOfCapture);
+                emit(
+                    &mut self.handler,
+                    &mut self.held_budget,
+                    conn,
+                    end,
+                    None,
+                    sink,
+                );
+            }
         }
     }
+}
+
+/// `Closed` for a connection whose close is over, else `other`.
+fn unless_closed<A>(conn: &Connection<A>, other: EndReason) -> EndReason {
+    if conn.complete() {
+        EndReason::Closed
+    } else {
+        other
+    }
+}
+
+/// Lets go of a connection: delivers what its streams still hold, then hands its record to
+/// the sink. Every way a connection leaves the table goes through here.
+fn emit<H: StreamHandler>(
+    handler: &mut H,
+    budget: &mut usize,
+    mut conn: Connection<H::Conn>,
+    end: EndReason,
+    reused_at: Option<Timestamp>,
+    sink: &mut dyn RecordSink<H::Conn>,
+) {
+    conn.flush_streams(handler, budget);
+    let mut rec = conn.record(end);
+    rec.reused_at = reused_at;
+    sink.record(&rec, &conn.app);
 }
