@@ -479,4 +479,61 @@ proptest! {
         seen.dedup();
         prop_assert_eq!(seen, ports);
     }
+
+    #[test]
+    fn the_thread_count_changes_nothing(
+        a in conversation(),
+        b in conversation(),
+        picks in prop::collection::vec(any::<bool>(), 0..120),
+        same_port in any::<bool>(),
+        batch_frames in 1u64..9,
+        linger_ms in 0i64..4,
+    ) {
+        // Two conversations interleaved; with `same_port`, the connections of each one reuse
+        // a single 4-tuple one after the other.
+        let mut first = packets(&a);
+        let mut second = packets(&b);
+        for p in &mut second {
+            p.cport += 100;
+        }
+        if same_port {
+            for p in first.iter_mut().chain(&mut second) {
+                p.cport = if p.cport < 40100 { 40000 } else { 40100 };
+            }
+        }
+        let mut pkts = Vec::new();
+        let (mut i, mut j) = (0, 0);
+        for take_first in picks.into_iter().chain(std::iter::repeat_n(true, first.len())) {
+            if take_first && i < first.len() {
+                pkts.push(first[i].clone());
+                i += 1;
+            } else if j < second.len() {
+                pkts.push(second[j].clone());
+                j += 1;
+            }
+        }
+        pkts.extend(second[j..].iter().cloned());
+        retime(&mut pkts);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.pcap");
+        std::fs::write(&path, pcap(&pkts)).unwrap();
+        let paths = [path.to_string_lossy().into_owned()];
+        let run = |threads| {
+            let config = Config {
+                threads,
+                batch_frames,
+                linger: finscope::time::Duration::from_millis(linger_ms),
+                ..Config::default()
+            };
+            let mut out = Vec::new();
+            let stats = pipeline::run(&paths, &config, &mut |r, h| {
+                out.push(format!("{r:?} {h:?}"));
+                Ok(())
+            }, &mut |_| {}).expect("generated capture reads");
+            (out, format!("{:?}", stats.tracker))
+        };
+        let one = run(1);
+        prop_assert_eq!(&one, &run(2));
+        prop_assert_eq!(&one, &run(3));
+    }
 }

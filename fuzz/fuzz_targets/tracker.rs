@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         linger: Duration::from_millis(if small { 3 } else { 5000 }),
         looks_like_request: finscope::http::looks_like_request,
         max_connections: if small { 3 } else { 1000 },
+        held_budget: if small { 4096 } else { 1 << 20 },
     };
     let mut tracker = Tracker::with_handler(config, HttpStreams);
     let addrs = [
@@ -113,6 +114,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = h.summary(r.client_end);
             records.push(r.clone());
         };
+        tracker.advance(Timestamp(ts), &mut sink);
         tracker.segment(&seg, Timestamp(ts), frame, &mut sink);
     }
     let mut sink = |r: &ConnRecord, h: &HttpConn| {

@@ -104,6 +104,10 @@ struct Common {
     /// early (as `evicted`) and let go. About 2 KB each.
     #[arg(long, default_value_t = crate::tcp::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
     max_connections: usize,
+    /// Worker threads that track connections (a reader thread is added when more than 1).
+    /// The output is the same for every value. Default: the number of CPUs, at most 16.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Client ephemeral port range, for port-pressure figures.
     #[arg(long, default_value = "32768-60999", value_name = "LOW-HIGH")]
     port_range: String,
@@ -249,6 +253,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// One worker per CPU, up to 16.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+}
+
 fn config(common: &Common) -> anyhow::Result<Config> {
     if !(common.linger.is_finite() && common.linger >= 0.0) {
         anyhow::bail!("--linger must be a number of seconds >= 0");
@@ -257,6 +266,8 @@ fn config(common: &Common) -> anyhow::Result<Config> {
         linger: Duration((common.linger * 1e9) as i64),
         time_wait: time_wait_config(common)?,
         max_connections: common.max_connections.max(1),
+        threads: common.threads.unwrap_or_else(default_threads).max(1),
+        ..Config::default()
     })
 }
 
@@ -326,7 +337,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !(threshold.is_finite() && threshold >= 0.0) {
                 anyhow::bail!("--threshold must be a percentage >= 0");
             }
-            // The two sides are independent: read them on two threads.
+            // The two sides are independent: read them at the same time, sharing the workers.
+            let cfg = Config {
+                threads: cfg.threads.div_ceil(2),
+                ..cfg
+            };
             let (b, a) = std::thread::scope(|scope| {
                 let tb = scope.spawn(|| pipeline::analyze(&before, &cfg, &mut |_| {}));
                 let a = pipeline::analyze(&after, &cfg, &mut |_| {});

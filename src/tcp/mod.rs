@@ -21,7 +21,7 @@ pub use record::{
 };
 pub use seq::SeqNumber;
 pub use state::{transition, Event, TcpState};
-pub use stream::{NoPayload, StreamHandler};
+pub use stream::{NoPayload, StreamHandler, MAX_HELD_TOTAL};
 pub use table::{RecordSink, Tracker, TrackerConfig, TrackerStats, DEFAULT_MAX_CONNECTIONS};
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The flow table: finds each segment's connection, starts new connections (including on a
 //! reused 4-tuple), and lets go of finished ones after a linger time, emitting their records.
 
+use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::decode::Segment;
 use crate::net::{Dir, FlowKey};
@@ -36,6 +37,9 @@ pub struct TrackerConfig {
     /// Most connections held at once. When the table is full, the longest-idle tenth is
     /// evicted: their records go out (as `evicted`) with what was known.
     pub max_connections: usize,
+    /// Out-of-order payload bytes that may be held over all connections (see
+    /// [`MAX_HELD_TOTAL`]); a share of it when the work is split over several trackers.
+    pub held_budget: usize,
 }
 
 /// Default flow-table limit: about 2 GB at most (about 2.1 KB per held connection), sized for a laptop.
@@ -47,6 +51,7 @@ impl Default for TrackerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             linger: Duration::from_secs(5),
             looks_like_request: |_| false,
+            held_budget: MAX_HELD_TOTAL,
         }
     }
 }
@@ -58,7 +63,7 @@ pub struct TrackerStats {
     pub connections: u64,
     /// Connections that started on a 4-tuple an earlier connection in the capture used.
     pub tuple_reuses: u64,
-    /// Most connections held at once.
+    /// Most connections held at once (counted when time advances, before finished ones go).
     pub peak_tracked: u64,
     /// Connections let go early because the table was full.
     pub evicted: u64,
@@ -71,8 +76,8 @@ pub struct Tracker<H: StreamHandler = NoPayload> {
     /// Out-of-order bytes that may still be held, over all connections.
     held_budget: usize,
     flows: HashMap<FlowKey, Connection<H::Conn>, foldhash::fast::RandomState>,
-    /// Finished connections in order of their linger deadline.
-    finished: VecDeque<(Timestamp, FlowKey, u64)>,
+    /// Finished connections by linger deadline, earliest first.
+    finished: BinaryHeap<Reverse<Due>>,
     next_stream: u64,
     now: Timestamp,
     stats: TrackerStats,
@@ -91,9 +96,9 @@ impl<H: StreamHandler> Tracker<H> {
         Tracker {
             config,
             handler,
-            held_budget: MAX_HELD_TOTAL,
+            held_budget: config.held_budget,
             flows: HashMap::default(),
-            finished: VecDeque::new(),
+            finished: BinaryHeap::new(),
             next_stream: 0,
             now: Timestamp(i64::MIN),
             stats: TrackerStats::default(),
@@ -110,6 +115,9 @@ impl<H: StreamHandler> Tracker<H> {
     }
 
     /// Takes in one segment seen at `ts` in frame `frame` (frame numbers increase in file order).
+    /// Records go to `sink` only when the segment starts a connection on a 4-tuple still held
+    /// (the old one ends `reused`) or the table is full (`evicted`); finished connections go
+    /// when [`Tracker::advance`] moves time past their linger.
     pub fn segment(
         &mut self,
         seg: &Segment<'_>,
@@ -118,10 +126,6 @@ impl<H: StreamHandler> Tracker<H> {
         sink: &mut dyn RecordSink<H::Conn>,
     ) {
         self.stats.segments += 1;
-        if ts > self.now {
-            self.now = ts;
-            self.expire(sink);
-        }
         let (key, dir) = FlowKey::of(seg.src, seg.dst);
         let from = match dir {
             Dir::LoToHi => 0,
@@ -179,31 +183,51 @@ impl<H: StreamHandler> Tracker<H> {
             &mut self.held_budget,
         );
         if !was_complete && conn.complete() {
-            let deadline = self.now.max(ts).plus(self.config.linger);
-            self.finished.push_back((deadline, key, conn.stream));
+            self.finished.push(Reverse(Due {
+                deadline: ts.plus(self.config.linger),
+                stream: conn.stream,
+                key,
+            }));
         }
-        self.stats.peak_tracked = self.stats.peak_tracked.max(self.flows.len() as u64);
     }
 
-    /// Emits the records of finished connections whose linger time has passed.
-    fn expire(&mut self, sink: &mut dyn RecordSink<H::Conn>) {
-        while let Some(&(deadline, key, stream)) = self.finished.front() {
-            if deadline >= self.now {
+    /// Moves the tracker's clock to `now` (a no-op unless it is later) and emits, in stream
+    /// order, the records of finished connections whose linger time has passed: their close
+    /// completed, and they saw no segment, more than the linger time before `now`.
+    ///
+    /// Which connections go depends only on `now` and each connection's own segments, so
+    /// trackers that split a capture's connections between them let go of the same ones.
+    pub fn advance(&mut self, now: Timestamp, sink: &mut dyn RecordSink<H::Conn>) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        self.stats.peak_tracked = self.stats.peak_tracked.max(self.flows.len() as u64);
+        let mut due = Vec::new();
+        while let Some(Reverse(d)) = self.finished.peek() {
+            if d.deadline >= now {
                 break;
             }
-            self.finished.pop_front();
-            let Some(conn) = self.flows.get(&key) else {
+            let Reverse(d) = self.finished.pop().expect("peeked");
+            let Some(conn) = self.flows.get(&d.key) else {
                 continue;
             };
-            if conn.stream != stream {
+            if conn.stream != d.stream {
                 continue; // the tuple was taken over; that record went out already
             }
             let quiet_until = conn.last.ts.plus(self.config.linger);
-            if quiet_until >= self.now {
+            if quiet_until >= now {
                 // Still receiving trailing segments: wait again.
-                self.finished.push_back((quiet_until, key, stream));
+                self.finished.push(Reverse(Due {
+                    deadline: quiet_until,
+                    ..d
+                }));
                 continue;
             }
+            due.push((d.stream, d.key));
+        }
+        due.sort_unstable();
+        for (_, key) in due {
             if let Some(conn) = self.flows.remove(&key) {
                 emit(
                     &mut self.handler,
@@ -218,8 +242,10 @@ impl<H: StreamHandler> Tracker<H> {
     }
 
     /// Lets go of the longest-idle tenth of the table (at least one connection), emitting
-    /// their records as `evicted`. A scan per tenth of the limit keeps this O(1) per segment.
+    /// their records as `evicted`, in stream order. A scan per tenth of the limit keeps this
+    /// O(1) per segment.
     fn evict(&mut self, sink: &mut dyn RecordSink<H::Conn>) {
+        self.stats.peak_tracked = self.stats.peak_tracked.max(self.flows.len() as u64);
         let n = (self.flows.len() / 10).max(1);
         let mut idle: Vec<(Timestamp, u64, FlowKey)> = self
             .flows
@@ -230,7 +256,7 @@ impl<H: StreamHandler> Tracker<H> {
             idle.select_nth_unstable(n - 1);
             idle.truncate(n);
         }
-        idle.sort_unstable();
+        idle.sort_unstable_by_key(|&(_, stream, _)| stream);
         for (_, _, key) in idle {
             if let Some(conn) = self.flows.remove(&key) {
                 let end = unless_closed(&conn, EndReason::Evicted);
@@ -250,6 +276,7 @@ impl<H: StreamHandler> Tracker<H> {
     /// Ends the input: emits every connection still held, in stream order.
     pub fn finish(&mut self, sink: &mut dyn RecordSink<H::Conn>) {
         self.finished.clear();
+        self.stats.peak_tracked = self.stats.peak_tracked.max(self.flows.len() as u64);
         // Sort small keys, not the connections themselves.
         let mut order: Vec<(u64, FlowKey)> =
             self.flows.iter().map(|(k, c)| (c.stream, *k)).collect();
@@ -268,6 +295,15 @@ impl<H: StreamHandler> Tracker<H> {
             }
         }
     }
+}
+
+/// A finished connection waiting for its linger time to pass. Ordered by deadline, then
+/// stream, so that the heap's order does not depend on what else it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Due {
+    deadline: Timestamp,
+    stream: u64,
+    key: FlowKey,
 }
 
 /// `Closed` for a connection whose close is over, else `other`.

@@ -143,8 +143,10 @@ impl Script {
         self.frame += 1;
         let records = &mut self.records;
         let mut sink = |r: &ConnRecord, _: &()| records.push(r.clone());
-        self.tracker
-            .segment(&seg, Timestamp(ts_ms * 1_000_000), self.frame, &mut sink);
+        // Time advances with every segment, as if each were its own batch.
+        let ts = Timestamp(ts_ms * 1_000_000);
+        self.tracker.advance(ts, &mut sink);
+        self.tracker.segment(&seg, ts, self.frame, &mut sink);
     }
 }
 

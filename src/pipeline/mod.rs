@@ -1,0 +1,377 @@
+//! Drives the road for a set of inputs: capture → decode → tcp (+http) → records, and on to
+//! analysis for `analyze`. Several inputs are read one after the other in order of their first
+//! packet, as one stream (a rotated capture set). Reports progress through a callback; never
+//! prints.
+//!
+//! Work is cut into batches of [`BATCH_FRAMES`] frames. The tracker's clock moves, and finished
+//! connections are let go, only at the end of a batch; records leave in the order of the frame
+//! that released them, then by the frame that started them. That makes the output independent
+//! of how the connections are split between threads: with `threads > 1` a reader decodes and
+//! hands each segment, by connection hash, to one of several workers that each own a flow
+//! table ([`shard`]), and the calling thread merges their records back into that order,
+//! numbering streams as one tracker would have.
+
+use std::io;
+use std::ops::ControlFlow;
+
+use thiserror::Error;
+
+use crate::analysis::{Aggregator, CaptureSummary, Summary, TimeWaitConfig};
+use crate::capture::{CaptureError, CaptureInfo, CaptureReader, Frame, FrameSink};
+use crate::decode::{self, Segment, SkipReason};
+use crate::http::{HttpConn, HttpStreams, HttpSummary};
+use crate::tcp::{ConnRecord, RecordSink, Tracker, TrackerConfig, TrackerStats, MAX_HELD_TOTAL};
+use crate::time::{Duration, Timestamp};
+
+mod shard;
+
+/// Default frames per batch ([`Config::batch_frames`]).
+pub const BATCH_FRAMES: u64 = 8192;
+
+/// Settings for a run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// See [`TrackerConfig::linger`].
+    pub linger: Duration,
+    /// TIME-WAIT hold times and the ephemeral port range, for the timeline.
+    pub time_wait: TimeWaitConfig,
+    /// See [`TrackerConfig::max_connections`]; split evenly between workers.
+    pub max_connections: usize,
+    /// Workers that track connections. 1 runs everything on the calling thread; more adds a
+    /// reader thread and this many workers, with the same output.
+    pub threads: usize,
+    /// Finished connections are let go (their linger having passed) only at the end of each
+    /// batch of this many frames, counted over all inputs, whatever the thread count.
+    pub batch_frames: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            linger: Duration::from_secs(5),
+            time_wait: TimeWaitConfig::default(),
+            max_connections: crate::tcp::DEFAULT_MAX_CONNECTIONS,
+            threads: 1,
+            batch_frames: BATCH_FRAMES,
+        }
+    }
+}
+
+impl Config {
+    /// The settings of each of `threads` trackers: the connection limit and the out-of-order
+    /// budget are shared out between them.
+    fn tracker(&self) -> TrackerConfig {
+        let n = self.threads.max(1);
+        TrackerConfig {
+            linger: self.linger,
+            looks_like_request: crate::http::looks_like_request,
+            max_connections: self.max_connections.div_ceil(n).max(1),
+            held_budget: MAX_HELD_TOTAL / n,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// Writing records failed (for example a closed pipe).
+    #[error("writing output: {0}")]
+    Output(#[source] io::Error),
+}
+
+/// What a run saw besides the records.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    /// In the order they were read.
+    pub captures: Vec<CaptureSummary>,
+    pub tracker: TrackerStats,
+    pub warnings: Vec<String>,
+}
+
+/// Where finished connections go: the TCP record and what HTTP saw on it.
+pub type RecordFn<'a> = dyn FnMut(&ConnRecord, &HttpSummary) -> io::Result<()> + 'a;
+
+/// Reads `paths` and hands every connection record to `records` as soon as the tracker lets go
+/// of it. `progress` gets the number of capture bytes read so far, once per buffer (once per
+/// batch with several threads).
+pub fn run(
+    paths: &[String],
+    config: &Config,
+    records: &mut RecordFn<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunStats, PipelineError> {
+    let readers = open_in_time_order(paths)?;
+    if config.threads > 1 {
+        return shard::run(readers, config, records, progress);
+    }
+    let mut back = Inline {
+        tracker: Tracker::with_handler(config.tracker(), HttpStreams),
+        out: Forward::new(records),
+        peak: 0,
+    };
+    let mut inputs = Inputs::new(config);
+    for mut reader in readers {
+        let counts = inputs.read(&mut reader, &mut back, progress)?;
+        if let Some(e) = back.out.error.take() {
+            return Err(PipelineError::Output(e));
+        }
+        inputs.done(reader.info().clone(), counts);
+    }
+    back.peak = back.peak.max(back.tracker.tracked() as u64);
+    back.tracker.finish(&mut back.out);
+    if let Some(e) = back.out.error {
+        return Err(PipelineError::Output(e));
+    }
+    let mut tracker = back.tracker.stats();
+    tracker.peak_tracked = tracker.peak_tracked.max(back.peak);
+    Ok(inputs.into_stats(tracker))
+}
+
+/// Reads `paths` and folds every connection into a [`Summary`].
+pub fn analyze(
+    paths: &[String],
+    config: &Config,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Summary, PipelineError> {
+    let mut agg = Aggregator::with_time_wait(config.time_wait.clone());
+    let stats = run(
+        paths,
+        config,
+        &mut |r, http| {
+            agg.add(r, http);
+            Ok(())
+        },
+        progress,
+    )?;
+    Ok(Summary::new(
+        agg,
+        stats.captures,
+        stats.tracker,
+        stats.warnings,
+    ))
+}
+
+/// Opens every input, learns its first timestamp, and returns the readers sorted by it.
+/// Files are reopened afterwards so that only one read buffer is alive at a time; standard
+/// input cannot be reopened, so its reader is kept.
+fn open_in_time_order(paths: &[String]) -> Result<Vec<CaptureReader>, CaptureError> {
+    if paths.len() == 1 {
+        return Ok(vec![CaptureReader::open(&paths[0])?]);
+    }
+    let mut order = Vec::with_capacity(paths.len());
+    for (i, p) in paths.iter().enumerate() {
+        let mut r = CaptureReader::open(p)?;
+        let first = r.first_timestamp()?;
+        let keep = (p == "-").then_some(r);
+        order.push((first.unwrap_or(Timestamp(i64::MAX)), i, keep));
+    }
+    order.sort_by_key(|(ts, i, _)| (*ts, *i));
+    order
+        .into_iter()
+        .map(|(_, i, kept)| match kept {
+            Some(r) => Ok(r),
+            None => CaptureReader::open(&paths[i]),
+        })
+        .collect()
+}
+
+/// Hands finished connections, with their HTTP summary, to the caller's function; keeps the
+/// first write error and drops everything after it.
+struct Forward<'a, 'b> {
+    records: &'a mut RecordFn<'b>,
+    error: Option<io::Error>,
+}
+
+impl<'a, 'b> Forward<'a, 'b> {
+    fn new(records: &'a mut RecordFn<'b>) -> Self {
+        Forward {
+            records,
+            error: None,
+        }
+    }
+}
+
+impl RecordSink<HttpConn> for Forward<'_, '_> {
+    fn record(&mut self, r: &ConnRecord, http: &HttpConn) {
+        if self.error.is_none() {
+            if let Err(e) = (self.records)(r, &http.summary(r.client_end)) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+/// Where decoded segments go: a tracker on this thread, or the workers.
+trait Back {
+    fn segment(&mut self, seg: &Segment<'_>, ts: Timestamp, frame: u64);
+    /// Frame `frame` ended a batch; the latest segment time so far is `now`.
+    fn end_batch(&mut self, frame: u64, now: Timestamp);
+    /// Stop reading (the output failed or nobody listens any more).
+    fn stopped(&self) -> bool;
+}
+
+/// The single-threaded back: one tracker, records straight to the caller.
+struct Inline<'a, 'b> {
+    tracker: Tracker<HttpStreams>,
+    out: Forward<'a, 'b>,
+    /// Most connections held at the end of a batch.
+    peak: u64,
+}
+
+impl Back for Inline<'_, '_> {
+    fn segment(&mut self, seg: &Segment<'_>, ts: Timestamp, frame: u64) {
+        self.tracker.segment(seg, ts, frame, &mut self.out);
+    }
+
+    fn end_batch(&mut self, _frame: u64, now: Timestamp) {
+        self.peak = self.peak.max(self.tracker.tracked() as u64);
+        self.tracker.advance(now, &mut self.out);
+    }
+
+    fn stopped(&self) -> bool {
+        self.out.error.is_some()
+    }
+}
+
+/// What was counted while reading one input.
+#[derive(Clone, Copy)]
+struct Counts {
+    skipped: [u64; SkipReason::ALL.len()],
+    tcp_segments: u64,
+}
+
+/// Bookkeeping over the inputs, read one after the other: frame numbers and the clock run on
+/// across them; each gets its summary and warnings when it is done.
+struct Inputs {
+    batch_frames: u64,
+    frames_before: u64,
+    bytes_before: u64,
+    /// Latest segment time so far.
+    now: Option<Timestamp>,
+    prev_last: Option<(String, Timestamp)>,
+    captures: Vec<CaptureSummary>,
+    warnings: Vec<String>,
+}
+
+impl Inputs {
+    fn new(config: &Config) -> Self {
+        Inputs {
+            batch_frames: config.batch_frames.max(1),
+            frames_before: 0,
+            bytes_before: 0,
+            now: None,
+            prev_last: None,
+            captures: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reads one input to its end, decoding every frame and handing segments to `back`.
+    fn read(
+        &mut self,
+        reader: &mut CaptureReader,
+        back: &mut dyn Back,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Counts, CaptureError> {
+        let mut front = Front {
+            back,
+            batch_frames: self.batch_frames,
+            progress,
+            frames_before: self.frames_before,
+            bytes_before: self.bytes_before,
+            now: self.now.unwrap_or(Timestamp(i64::MIN)),
+            counts: Counts {
+                skipped: [0; SkipReason::ALL.len()],
+                tcp_segments: 0,
+            },
+        };
+        let read = reader.run(&mut front);
+        self.now = Some(front.now);
+        read.map(|()| front.counts)
+    }
+
+    /// Records what one input held once it is read to its end.
+    fn done(&mut self, info: CaptureInfo, counts: Counts) {
+        self.frames_before += info.packets;
+        self.bytes_before += info.stream_bytes;
+        if let Some(off) = info.truncated_at {
+            self.warnings.push(format!(
+                "{}: capture ends inside a record at byte {off} (cut off mid-write?); results cover the packets before it",
+                info.path
+            ));
+        }
+        if info.bad_records > 0 {
+            self.warnings.push(format!(
+                "{}: {} packet record(s) name an interface their pcapng section does not describe; they were skipped",
+                info.path, info.bad_records
+            ));
+        }
+        if let (Some((prev, prev_end)), Some(first)) = (&self.prev_last, info.first_ts) {
+            if first < *prev_end {
+                self.warnings.push(format!(
+                    "{}: starts before {prev} ends; inputs are read one after the other, so merge overlapping captures with mergecap first",
+                    info.path
+                ));
+            }
+        }
+        if let Some(last) = info.last_ts {
+            self.prev_last = Some((info.path.clone(), last));
+        }
+        self.captures.push(CaptureSummary {
+            info,
+            skipped: SkipReason::ALL
+                .iter()
+                .zip(counts.skipped)
+                .filter(|(_, n)| *n > 0)
+                .map(|(r, n)| (*r, n))
+                .collect(),
+            tcp_segments: counts.tcp_segments,
+        });
+    }
+
+    fn into_stats(self, tracker: TrackerStats) -> RunStats {
+        RunStats {
+            captures: self.captures,
+            tracker,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// Per-frame work for one input: number, decode, count skips, keep the clock, cut batches.
+struct Front<'a> {
+    back: &'a mut dyn Back,
+    batch_frames: u64,
+    progress: &'a mut dyn FnMut(u64),
+    frames_before: u64,
+    bytes_before: u64,
+    now: Timestamp,
+    counts: Counts,
+}
+
+impl FrameSink for Front<'_> {
+    fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
+        let number = self.frames_before + frame.number;
+        match decode::decode(frame.linktype, frame.data) {
+            Ok(seg) => {
+                self.counts.tcp_segments += 1;
+                self.now = self.now.max(frame.ts);
+                self.back.segment(&seg, frame.ts, number);
+            }
+            Err(reason) => self.counts.skipped[reason as usize] += 1,
+        }
+        if number % self.batch_frames == 0 {
+            self.back.end_batch(number, self.now);
+        }
+        if self.back.stopped() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn progress(&mut self, stream_bytes: u64) {
+        (self.progress)(self.bytes_before + stream_bytes);
+    }
+}

@@ -1,0 +1,325 @@
+//! The multi-threaded run: a reader thread decodes and deals segments out by connection hash to
+//! `threads` workers, each owning a flow table; the calling thread merges their records back
+//! into the single-threaded order and numbers streams as one tracker would.
+//!
+//! ```text
+//! reader ──batch k──▶ worker 0 ──records of batch k──▶ merger (calling thread) ──▶ records
+//!        ──batch k──▶ worker 1 ──records of batch k──▶
+//! ```
+//!
+//! Every worker gets every batch (maybe empty), so the merger takes exactly one reply per
+//! worker per batch. A record's place is (frame that released it, released at the batch end or
+//! not, frame that started the connection); one tracker emits in that order too. Stream numbers
+//! are the ranks of the frames that started connections: workers report those frames per
+//! batch, and the merger counts them in frame order.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread;
+
+use crate::analysis::FastMap;
+use crate::capture::CaptureReader;
+use crate::decode::{Segment, TcpFlags};
+use crate::http::{HttpConn, HttpStreams, HttpSummary};
+use crate::net::{Endpoint, FlowKey};
+use crate::tcp::{ConnRecord, RecordSink, Tracker, TrackerConfig, TrackerStats};
+use crate::time::Timestamp;
+
+use super::{Back, Config, Inputs, PipelineError, RecordFn, RunStats};
+
+/// Batches in flight per worker, each way: bounds memory, keeps every thread busy.
+const QUEUE: usize = 4;
+
+/// One segment, owned, for a worker.
+struct Packet {
+    src: Endpoint,
+    dst: Endpoint,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    payload_len: u32,
+    /// Where the captured payload sits in the batch's `bytes`.
+    at: u32,
+    captured: u32,
+    ts: Timestamp,
+    frame: u64,
+}
+
+/// A worker's share of one batch of frames.
+#[derive(Default)]
+struct Batch {
+    packets: Vec<Packet>,
+    bytes: Vec<u8>,
+    /// The frame that ended the batch and the clock then; `None` for the last, partial batch.
+    end: Option<(u64, Timestamp)>,
+}
+
+enum Work {
+    Batch(Batch),
+    /// The input is over: emit everything still held.
+    Finish,
+}
+
+/// A record and where it goes in the output.
+struct Shipped {
+    /// (frame that released it, 0 during a segment / 1 at a batch end / 2 at the end,
+    /// frame that started the connection).
+    place: (u64, u8, u64),
+    rec: ConnRecord,
+    http: HttpSummary,
+}
+
+/// A worker's reply for one batch.
+struct Reply {
+    /// Frames that started a connection, in order.
+    started: Vec<u64>,
+    /// In `place` order.
+    records: Vec<Shipped>,
+    /// Connections held at the batch end, before finished ones went.
+    held: u64,
+    /// The worker's counters, with the last reply.
+    last: Option<TrackerStats>,
+}
+
+pub(super) fn run(
+    readers: Vec<CaptureReader>,
+    config: &Config,
+    records: &mut RecordFn<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunStats, PipelineError> {
+    let n = config.threads;
+    let read_bytes = AtomicU64::new(0);
+    thread::scope(|scope| {
+        let mut to_workers = Vec::with_capacity(n);
+        let mut from_workers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (work_tx, work_rx) = sync_channel::<Work>(QUEUE);
+            let (reply_tx, reply_rx) = sync_channel::<Reply>(QUEUE);
+            let tracker_config = config.tracker();
+            scope.spawn(move || work(tracker_config, work_rx, reply_tx));
+            to_workers.push(work_tx);
+            from_workers.push(reply_rx);
+        }
+        let read_bytes = &read_bytes;
+        let inputs = Inputs::new(config);
+        let reader = scope.spawn(move || read(readers, inputs, to_workers, read_bytes));
+        let merged = merge(&from_workers, records, &mut || {
+            progress(read_bytes.load(Ordering::Relaxed))
+        });
+        // Dropping the receivers stops workers and then the reader if the merge ended early.
+        drop(from_workers);
+        let inputs = reader.join().expect("reader thread panicked")?;
+        let tracker = merged?;
+        Ok(inputs.into_stats(tracker))
+    })
+}
+
+/// The reader thread: reads every input, deals segments to the workers, and tells them to
+/// finish when all are read.
+fn read(
+    readers: Vec<CaptureReader>,
+    mut inputs: Inputs,
+    workers: Vec<SyncSender<Work>>,
+    read_bytes: &AtomicU64,
+) -> Result<Inputs, PipelineError> {
+    let mut deal = Deal {
+        batches: workers.iter().map(|_| Batch::default()).collect(),
+        workers,
+        hasher: foldhash::fast::RandomState::default(),
+        gone: false,
+    };
+    for mut reader in readers {
+        let counts = inputs.read(&mut reader, &mut deal, &mut |b| {
+            read_bytes.store(b, Ordering::Relaxed)
+        })?;
+        inputs.done(reader.info().clone(), counts);
+        if deal.gone {
+            return Ok(inputs);
+        }
+    }
+    deal.send(None);
+    for w in &deal.workers {
+        let _ = w.send(Work::Finish);
+    }
+    Ok(inputs)
+}
+
+/// Deals segments out by connection: both directions of a 4-tuple hash alike.
+struct Deal {
+    workers: Vec<SyncSender<Work>>,
+    batches: Vec<Batch>,
+    hasher: foldhash::fast::RandomState,
+    /// A worker is gone (the merge stopped): stop reading.
+    gone: bool,
+}
+
+impl Deal {
+    fn send(&mut self, end: Option<(u64, Timestamp)>) {
+        for (worker, batch) in self.workers.iter().zip(&mut self.batches) {
+            let packets = Vec::with_capacity(batch.packets.capacity());
+            let bytes = Vec::with_capacity(batch.bytes.capacity());
+            let full = Batch {
+                packets: std::mem::replace(&mut batch.packets, packets),
+                bytes: std::mem::replace(&mut batch.bytes, bytes),
+                end,
+            };
+            if worker.send(Work::Batch(full)).is_err() {
+                self.gone = true;
+            }
+        }
+    }
+}
+
+impl Back for Deal {
+    fn segment(&mut self, seg: &Segment<'_>, ts: Timestamp, frame: u64) {
+        let (key, _) = FlowKey::of(seg.src, seg.dst);
+        let w = (self.hasher.hash_one(key) % self.batches.len() as u64) as usize;
+        let batch = &mut self.batches[w];
+        let at = batch.bytes.len() as u32;
+        batch.bytes.extend_from_slice(seg.payload);
+        batch.packets.push(Packet {
+            src: seg.src,
+            dst: seg.dst,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: seg.window,
+            payload_len: seg.payload_len,
+            at,
+            captured: seg.payload.len() as u32,
+            ts,
+            frame,
+        });
+    }
+
+    fn end_batch(&mut self, frame: u64, now: Timestamp) {
+        self.send(Some((frame, now)));
+    }
+
+    fn stopped(&self) -> bool {
+        self.gone
+    }
+}
+
+/// A worker: tracks its share of the connections, batch by batch.
+fn work(config: TrackerConfig, work: Receiver<Work>, replies: SyncSender<Reply>) {
+    let mut tracker = Tracker::with_handler(config, HttpStreams);
+    let mut out = Collect::default();
+    while let Ok(job) = work.recv() {
+        let mut started = Vec::new();
+        let (held, last) = match job {
+            Work::Batch(batch) => {
+                for p in &batch.packets {
+                    let seg = Segment {
+                        src: p.src,
+                        dst: p.dst,
+                        seq: p.seq,
+                        ack: p.ack,
+                        flags: p.flags,
+                        window: p.window,
+                        payload_len: p.payload_len,
+                        payload: &batch.bytes[p.at as usize..(p.at + p.captured) as usize],
+                    };
+                    let before = tracker.stats().connections;
+                    out.place = (p.frame, 0);
+                    tracker.segment(&seg, p.ts, p.frame, &mut out);
+                    if tracker.stats().connections != before {
+                        started.push(p.frame);
+                    }
+                }
+                let held = tracker.tracked() as u64;
+                if let Some((frame, now)) = batch.end {
+                    out.place = (frame, 1);
+                    tracker.advance(now, &mut out);
+                }
+                (held, None)
+            }
+            Work::Finish => {
+                let held = tracker.tracked() as u64;
+                out.place = (u64::MAX, 2);
+                tracker.finish(&mut out);
+                (held, Some(tracker.stats()))
+            }
+        };
+        let reply = Reply {
+            started,
+            records: std::mem::take(&mut out.records),
+            held,
+            last,
+        };
+        if replies.send(reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// A worker's record sink: keeps each record with its place in the output.
+#[derive(Default)]
+struct Collect {
+    place: (u64, u8),
+    records: Vec<Shipped>,
+}
+
+impl RecordSink<HttpConn> for Collect {
+    fn record(&mut self, rec: &ConnRecord, http: &HttpConn) {
+        self.records.push(Shipped {
+            place: (self.place.0, self.place.1, rec.first_frame),
+            rec: rec.clone(),
+            http: http.summary(rec.client_end),
+        });
+    }
+}
+
+/// The merger: one reply per worker per batch, records in output order with their stream
+/// numbers, until every worker has sent its last reply (or one is gone: the reader failed).
+fn merge(
+    workers: &[Receiver<Reply>],
+    records: &mut RecordFn<'_>,
+    progress: &mut dyn FnMut(),
+) -> Result<TrackerStats, PipelineError> {
+    let mut stats = TrackerStats::default();
+    let mut peak_held = 0u64;
+    let mut next_stream = 0u64;
+    // Frame that started a connection → its stream number, until its record goes out.
+    let mut streams: FastMap<u64, u64> = FastMap::default();
+    let mut started = Vec::new();
+    let mut batch = Vec::new();
+    let mut finished = 0;
+    while finished < workers.len() {
+        let mut held = 0;
+        for w in workers {
+            let Ok(reply) = w.recv() else {
+                return Ok(stats); // the reader failed; it reports why
+            };
+            started.extend(reply.started);
+            batch.extend(reply.records);
+            held += reply.held;
+            if let Some(s) = reply.last {
+                stats.segments += s.segments;
+                stats.connections += s.connections;
+                stats.tuple_reuses += s.tuple_reuses;
+                stats.evicted += s.evicted;
+                stats.peak_tracked = stats.peak_tracked.max(s.peak_tracked);
+                finished += 1;
+            }
+        }
+        peak_held = peak_held.max(held);
+        started.sort_unstable();
+        for frame in started.drain(..) {
+            streams.insert(frame, next_stream);
+            next_stream += 1;
+        }
+        batch.sort_unstable_by_key(|s: &Shipped| s.place);
+        for mut s in batch.drain(..) {
+            s.rec.stream = streams
+                .remove(&s.rec.first_frame)
+                .expect("a record's connection was started in this batch or before");
+            records(&s.rec, &s.http).map_err(PipelineError::Output)?;
+        }
+        progress();
+    }
+    stats.peak_tracked = stats.peak_tracked.max(peak_held);
+    Ok(stats)
+}

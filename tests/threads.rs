@@ -1,0 +1,139 @@
+//! `--threads`: the same records, in the same order with the same stream numbers, and the same
+//! summary, whatever the number of workers. Small batches and no linger make connections leave
+//! the flow tables in the middle of the capture, so the merge of the workers' records is what
+//! is tested, not only the end-of-input flush.
+
+mod common;
+
+use common::capture;
+use finscope::pipeline::{self, Config};
+use finscope::report::summary_json;
+use finscope::time::Duration;
+
+/// Every record as it came out of the pipeline, and the run's other figures.
+fn run(paths: &[String], config: &Config) -> (Vec<String>, String) {
+    let mut out = Vec::new();
+    let stats = pipeline::run(
+        paths,
+        config,
+        &mut |r, h| {
+            out.push(format!("{r:?} {h:?}"));
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .expect("capture reads");
+    (out, format!("{:?} {:?}", stats.tracker, stats.warnings))
+}
+
+fn shipped() -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(format!("{}/captures", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| {
+                (n.ends_with(".pcap") || n.ends_with(".pcapng")) && n != "not-a-capture.pcap"
+            })
+            .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn records_are_the_same_with_any_number_of_threads() {
+    let mut inputs: Vec<Vec<String>> = shipped().iter().map(|n| vec![capture(n)]).collect();
+    // A run over several inputs: frame numbers and batches run on across them.
+    inputs.push(vec![
+        capture("nginx-default-upstream.pcap"),
+        capture("nginx-upstream-keepalive.pcap"),
+        capture("tuple-reuse.pcap"),
+    ]);
+    let mut out_of_stream_order = 0;
+    for paths in &inputs {
+        for (batch_frames, linger) in [(3, 0), (64, 0), (5, 50), (8192, 5000)] {
+            let config = |threads| Config {
+                threads,
+                batch_frames,
+                linger: Duration::from_millis(linger),
+                ..Config::default()
+            };
+            let (one, one_stats) = run(paths, &config(1));
+            let streams: Vec<u64> = one
+                .iter()
+                .map(|r| {
+                    let at = r.find("stream: ").unwrap() + 8;
+                    r[at..r[at..].find(',').unwrap() + at].parse().unwrap()
+                })
+                .collect();
+            out_of_stream_order += streams.windows(2).filter(|w| w[0] > w[1]).count();
+            for threads in [2, 3, 4] {
+                let (many, many_stats) = run(paths, &config(threads));
+                assert_eq!(one.len(), many.len(), "{paths:?} {threads} threads");
+                for (i, (a, b)) in one.iter().zip(&many).enumerate() {
+                    assert_eq!(
+                        a, b,
+                        "{paths:?}, batches of {batch_frames}, {threads} threads: record {i}"
+                    );
+                }
+                assert_eq!(one_stats, many_stats, "{paths:?} {threads} threads");
+            }
+        }
+    }
+    // Connections did leave out of stream order, so the merge had something to order.
+    assert!(out_of_stream_order > 10, "{out_of_stream_order}");
+}
+
+#[test]
+fn summaries_are_the_same_with_any_number_of_threads() {
+    for name in shipped() {
+        let paths = [capture(&name)];
+        let json = |threads| {
+            let config = Config {
+                threads,
+                batch_frames: 4,
+                ..Config::default()
+            };
+            summary_json(&pipeline::analyze(&paths, &config, &mut |_| {}).unwrap())
+        };
+        let one = json(1);
+        assert_eq!(one, json(2), "{name}");
+        assert_eq!(one, json(5), "{name}");
+    }
+}
+
+#[test]
+fn a_bad_input_fails_the_same_way_with_threads() {
+    let bad = [capture("not-a-capture.pcap")];
+    let config = Config {
+        threads: 3,
+        ..Config::default()
+    };
+    let err = pipeline::run(&bad, &config, &mut |_, _| Ok(()), &mut |_| {}).unwrap_err();
+    let err1 =
+        pipeline::run(&bad, &Config::default(), &mut |_, _| Ok(()), &mut |_| {}).unwrap_err();
+    assert_eq!(err.to_string(), err1.to_string());
+}
+
+#[test]
+fn a_failing_output_stops_every_thread() {
+    let paths = [capture("nginx-default-upstream.pcap")];
+    let config = Config {
+        threads: 3,
+        batch_frames: 2,
+        linger: Duration::from_millis(0),
+        ..Config::default()
+    };
+    let mut seen = 0;
+    let err = pipeline::run(
+        &paths,
+        &config,
+        &mut |_, _| {
+            seen += 1;
+            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "gone"))
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(seen, 1);
+    assert!(err.to_string().contains("gone"), "{err}");
+}
