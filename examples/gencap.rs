@@ -3,10 +3,17 @@
 //! ```text
 //! cargo run --release --example gencap -- --out FILE --size 1G [--seed 42]
 //!     [--concurrency 400] [--idle-ms 40] [--mix default|short] [--keep-open]
+//!     [--link ethernet|sll|sll2|raw|null|mix]
 //! ```
 //!
-//! The output is a legacy pcap (microsecond timestamps, LINKTYPE_ETHERNET with zero MAC
-//! addresses, as `tcpdump -i lo` writes it). Connections are simulated, not replayed: a fixed
+//! The output is a legacy pcap with microsecond timestamps. `--link` chooses its link type:
+//! `ethernet` (the default: zero MAC addresses, as `tcpdump -i lo` writes it), `sll` or `sll2`
+//! (Linux cooked headers for lo, as `tcpdump -i any` writes them), `raw` (bare IP, as on a
+//! tunnel) or `null` (BSD/macOS `lo0`). `mix` writes a pcapng instead, with one interface per
+//! link type, and spreads the connections over them at random (each connection stays on one
+//! interface), like a capture on several interfaces at once. The link type changes only the
+//! framing: for a seed, the connections and their packets are the same whatever `--link` says
+//! (the file size, and so where it stops, differ). Connections are simulated, not replayed: a fixed
 //! number of client "slots" each run one connection after another, so several hundred are open
 //! at once and their packets interleave in time order. Kinds:
 //!
@@ -119,6 +126,91 @@ enum Addr {
 
 const LO6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
+/// The link layer a packet is written with, as the capture tools that produce it write it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Link {
+    /// `tcpdump -i lo`: Ethernet with zero MAC addresses.
+    Ethernet,
+    /// `tcpdump -i any` (older tcpdump, or `-y LINUX_SLL`): Linux cooked v1, loopback ARPHRD.
+    Sll,
+    /// `tcpdump -i any` (tcpdump 4.99+, or `-y LINUX_SLL2`): cooked v2 with the interface index.
+    Sll2,
+    /// An IP tunnel (`tun0`, WireGuard): no link header.
+    Raw,
+    /// BSD/macOS `lo0`: 4-byte address family in the writer's (here little-endian) byte order.
+    Null,
+}
+
+const LINKS: [Link; 5] = [Link::Ethernet, Link::Sll, Link::Sll2, Link::Raw, Link::Null];
+
+impl Link {
+    fn name(self) -> &'static str {
+        match self {
+            Link::Ethernet => "ethernet",
+            Link::Sll => "sll",
+            Link::Sll2 => "sll2",
+            Link::Raw => "raw",
+            Link::Null => "null",
+        }
+    }
+
+    /// LINKTYPE_* value.
+    fn linktype(self) -> u16 {
+        match self {
+            Link::Ethernet => 1,
+            Link::Sll => 113,
+            Link::Sll2 => 276,
+            Link::Raw => 101,
+            Link::Null => 0,
+        }
+    }
+
+    /// pcapng interface name, for `--link mix`.
+    fn if_name(self) -> &'static str {
+        match self {
+            Link::Ethernet => "lo",
+            Link::Sll => "any",
+            Link::Sll2 => "any2",
+            Link::Raw => "tun0",
+            Link::Null => "lo0",
+        }
+    }
+
+    /// Appends the link header for an IPv4 or IPv6 packet.
+    fn header(self, b: &mut Vec<u8>, v6: bool) {
+        let ethertype: u16 = if v6 { 0x86DD } else { 0x0800 };
+        // ARPHRD_LOOPBACK, packet type 0 (to us), a 6-byte all-zero address, as `-i any` shows lo.
+        const ARPHRD_LOOPBACK: u16 = 772;
+        match self {
+            Link::Ethernet => {
+                b.extend_from_slice(&[0; 12]); // MACs: zero on lo
+                b.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::Sll => {
+                b.extend_from_slice(&0u16.to_be_bytes());
+                b.extend_from_slice(&ARPHRD_LOOPBACK.to_be_bytes());
+                b.extend_from_slice(&6u16.to_be_bytes());
+                b.extend_from_slice(&[0; 8]);
+                b.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::Sll2 => {
+                b.extend_from_slice(&ethertype.to_be_bytes());
+                b.extend_from_slice(&[0, 0]); // reserved
+                b.extend_from_slice(&1u32.to_be_bytes()); // ifindex of lo
+                b.extend_from_slice(&ARPHRD_LOOPBACK.to_be_bytes());
+                b.extend_from_slice(&[0, 6]); // packet type, address length
+                b.extend_from_slice(&[0; 8]);
+            }
+            Link::Raw => {}
+            Link::Null => {
+                // AF_INET 2; AF_INET6 30 as macOS numbers it.
+                let family: u32 = if v6 { 30 } else { 2 };
+                b.extend_from_slice(&family.to_le_bytes());
+            }
+        }
+    }
+}
+
 /// Which client address a connection uses; each has its own port allocator.
 #[derive(Clone, Copy)]
 enum ClientId {
@@ -196,6 +288,8 @@ struct Conn {
     pos: usize,
     /// Last TCP timestamp value each side sent, echoed by the other: [client, server].
     tsval: [u32; 2],
+    /// Index into the writer's interfaces: a connection stays on one.
+    iface: usize,
 }
 
 /// Builds a connection's packets in time order with exact sequence numbers: on loopback a
@@ -331,9 +425,26 @@ struct Gen {
     open_index: u64,
     tuple_repeats: u64,
     http_requests: u64,
+    /// Number of interfaces (link types) connections are spread over.
+    ifaces: usize,
+    /// Picks each connection's interface; separate from `rng` so that the workload (and so the
+    /// expected counts) for a seed does not depend on `--link`.
+    iface_rng: Rng,
+    /// Connections per interface.
+    per_iface: Vec<u64>,
 }
 
 impl Gen {
+    fn pick_iface(&mut self) -> usize {
+        let i = if self.ifaces > 1 {
+            (self.iface_rng.next() % self.ifaces as u64) as usize
+        } else {
+            0
+        };
+        self.per_iface[i] += 1;
+        i
+    }
+
     fn pick_kind(&mut self) -> Kind {
         let r = self.rng.unit();
         if self.short {
@@ -360,6 +471,7 @@ impl Gen {
         if self.keep_open {
             return self.build_open(t0);
         }
+        let iface = self.pick_iface();
         let mut kind = self.pick_kind();
         let v6 = kind != Kind::Health && self.rng.chance(0.10);
         let sport: u16 = if kind == Kind::KeepAlive { 8080 } else { 80 };
@@ -514,6 +626,7 @@ impl Gen {
             pkts: sc.pkts,
             pos: 0,
             tsval: [0, 0],
+            iface,
         }
     }
 }
@@ -521,6 +634,7 @@ impl Gen {
 impl Gen {
     /// A connection that is never closed, on a 4-tuple of its own.
     fn build_open(&mut self, t0: u64) -> Conn {
+        let iface = self.pick_iface();
         let span = u64::from(EPHEMERAL.1 - EPHEMERAL.0) + 1;
         let (host, port) = (self.open_index / span, self.open_index % span);
         self.open_index += 1;
@@ -547,12 +661,27 @@ impl Gen {
             pkts: sc.pkts,
             pos: 0,
             tsval: [0, 0],
+            iface,
         }
     }
 }
 
+/// The file format: one link type in a legacy pcap, or several interfaces in a pcapng.
+enum Container {
+    Pcap(Link),
+    /// One interface per link type; a packet's connection says which.
+    PcapNg(Vec<Link>),
+}
+
+const SNAPLEN: u32 = 262_144;
+/// Legacy pcap record header.
+const PCAP_RECORD: usize = 16;
+/// pcapng enhanced packet block up to the packet data.
+const EPB_HEAD: usize = 28;
+
 struct Writer<W: Write> {
     out: W,
+    container: Container,
     bytes: u64,
     packets: u64,
     ip_id: u16,
@@ -561,14 +690,41 @@ struct Writer<W: Write> {
 
 impl<W: Write> Writer<W> {
     fn header(&mut self) -> io::Result<()> {
-        let mut h = Vec::with_capacity(24);
-        h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        h.extend_from_slice(&2u16.to_le_bytes());
-        h.extend_from_slice(&4u16.to_le_bytes());
-        h.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-        h.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-        h.extend_from_slice(&262_144u32.to_le_bytes()); // snaplen
-        h.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+        let mut h = Vec::with_capacity(256);
+        match &self.container {
+            Container::Pcap(link) => {
+                h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+                h.extend_from_slice(&2u16.to_le_bytes());
+                h.extend_from_slice(&4u16.to_le_bytes());
+                h.extend_from_slice(&0i32.to_le_bytes()); // thiszone
+                h.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+                h.extend_from_slice(&SNAPLEN.to_le_bytes());
+                h.extend_from_slice(&u32::from(link.linktype()).to_le_bytes());
+            }
+            Container::PcapNg(links) => {
+                // Section header: byte-order magic, version 1.0, section length unknown.
+                let mut shb = Vec::new();
+                shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+                shb.extend_from_slice(&1u16.to_le_bytes());
+                shb.extend_from_slice(&0u16.to_le_bytes());
+                shb.extend_from_slice(&(-1i64).to_le_bytes());
+                ng_block(&mut h, 0x0a0d_0d0a, &shb);
+                // One interface per link type; no if_tsresol option, so microseconds.
+                for link in links {
+                    let mut idb = Vec::new();
+                    idb.extend_from_slice(&link.linktype().to_le_bytes());
+                    idb.extend_from_slice(&0u16.to_le_bytes()); // reserved
+                    idb.extend_from_slice(&SNAPLEN.to_le_bytes());
+                    let name = link.if_name().as_bytes();
+                    idb.extend_from_slice(&2u16.to_le_bytes()); // if_name
+                    idb.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                    idb.extend_from_slice(name);
+                    idb.resize(idb.len().next_multiple_of(4), 0);
+                    idb.extend_from_slice(&[0; 4]); // opt_endofopt
+                    ng_block(&mut h, 1, &idb);
+                }
+            }
+        }
         self.out.write_all(&h)?;
         self.bytes += h.len() as u64;
         Ok(())
@@ -595,13 +751,16 @@ impl<W: Write> Writer<W> {
         c.tsval[s] = tsval;
         let payload = &c.stream[s][p.data_off as usize..(p.data_off + p.data_len) as usize];
 
+        let (link, record_head) = match &self.container {
+            Container::Pcap(link) => (*link, PCAP_RECORD),
+            Container::PcapNg(links) => (links[c.iface], EPB_HEAD),
+        };
         let b = &mut self.buf;
         b.clear();
-        b.extend_from_slice(&[0; 16]); // pcap record header, filled below
-        b.extend_from_slice(&[0; 12]); // MACs: zero on lo
+        b.resize(record_head, 0); // record header, filled below
+        link.header(b, matches!(src, Addr::V6(_)));
         match (src, dst) {
             (Addr::V4(s4), Addr::V4(d4)) => {
-                b.extend_from_slice(&0x0800u16.to_be_bytes());
                 let total = (20 + tcp_len + payload.len()) as u16;
                 let start = b.len();
                 b.extend_from_slice(&[0x45, 0]);
@@ -615,7 +774,6 @@ impl<W: Write> Writer<W> {
                 self.ip_id = self.ip_id.wrapping_add(1);
             }
             (Addr::V6(s6), Addr::V6(d6)) => {
-                b.extend_from_slice(&0x86DDu16.to_be_bytes());
                 let flow = (u32::from(c.cport) * 2_654_435_761) & 0x000f_ffff;
                 b.extend_from_slice(&(0x6000_0000 | flow).to_be_bytes());
                 b.extend_from_slice(&((tcp_len + payload.len()) as u16).to_be_bytes());
@@ -645,16 +803,42 @@ impl<W: Write> Writer<W> {
             b.extend_from_slice(&tsecr.to_be_bytes());
         }
         b.extend_from_slice(payload);
-        let frame_len = (b.len() - 16) as u32;
-        b[0..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
-        b[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
-        b[8..12].copy_from_slice(&frame_len.to_le_bytes());
-        b[12..16].copy_from_slice(&frame_len.to_le_bytes());
+        let frame_len = (b.len() - record_head) as u32;
+        match &self.container {
+            Container::Pcap(_) => {
+                b[0..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
+                b[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
+                b[8..12].copy_from_slice(&frame_len.to_le_bytes());
+                b[12..16].copy_from_slice(&frame_len.to_le_bytes());
+            }
+            Container::PcapNg(_) => {
+                // Enhanced packet block: data padded to 32 bits, no options.
+                b.resize(b.len().next_multiple_of(4), 0);
+                let block_len = (b.len() + 4) as u32;
+                b.extend_from_slice(&block_len.to_le_bytes());
+                b[0..4].copy_from_slice(&6u32.to_le_bytes());
+                b[4..8].copy_from_slice(&block_len.to_le_bytes());
+                b[8..12].copy_from_slice(&(c.iface as u32).to_le_bytes());
+                b[12..16].copy_from_slice(&((p.ts_us >> 32) as u32).to_le_bytes());
+                b[16..20].copy_from_slice(&(p.ts_us as u32).to_le_bytes());
+                b[20..24].copy_from_slice(&frame_len.to_le_bytes());
+                b[24..28].copy_from_slice(&frame_len.to_le_bytes());
+            }
+        }
         self.out.write_all(b)?;
         self.bytes += b.len() as u64;
         self.packets += 1;
         Ok(())
     }
+}
+
+/// Appends a pcapng block (little-endian) of type `kind` around `body` (already padded).
+fn ng_block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+    let len = (12 + body.len()) as u32;
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&len.to_le_bytes());
 }
 
 fn ipv4_checksum(h: &[u8]) -> u16 {
@@ -688,6 +872,8 @@ struct Args {
     idle_ms: f64,
     keep_open: bool,
     short: bool,
+    /// The link types connections are written with; more than one means pcapng.
+    links: Vec<Link>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -698,6 +884,7 @@ fn parse_args() -> Result<Args, String> {
     let mut idle_ms = 40.0;
     let mut keep_open = false;
     let mut short = false;
+    let mut links = vec![Link::Ethernet];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -713,6 +900,14 @@ fn parse_args() -> Result<Args, String> {
                 "short" => short = true,
                 _ => return Err("--mix is default or short".into()),
             },
+            "--link" => {
+                let name = val()?;
+                links = match LINKS.iter().find(|l| l.name() == name) {
+                    Some(l) => vec![*l],
+                    None if name == "mix" => LINKS.to_vec(),
+                    None => return Err("--link is ethernet, sll, sll2, raw, null or mix".into()),
+                };
+            }
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -724,6 +919,7 @@ fn parse_args() -> Result<Args, String> {
         idle_ms,
         keep_open,
         short,
+        links,
     })
 }
 
@@ -742,9 +938,16 @@ fn run(args: &Args) -> io::Result<()> {
         open_index: 0,
         tuple_repeats: 0,
         http_requests: 0,
+        ifaces: args.links.len(),
+        iface_rng: Rng(args.seed ^ 0x6c69_6e6b_6d69_7800),
+        per_iface: vec![0; args.links.len()],
     };
     let mut w = Writer {
         out: BufWriter::with_capacity(1 << 20, File::create(&args.out)?),
+        container: match args.links[..] {
+            [one] => Container::Pcap(one),
+            _ => Container::PcapNg(args.links.clone()),
+        },
         bytes: 0,
         packets: 0,
         ip_id: 1,
@@ -801,6 +1004,13 @@ fn run(args: &Args) -> io::Result<()> {
     let mut o = io::stdout().lock();
     writeln!(o, "file={}", args.out)?;
     writeln!(o, "seed={}", args.seed)?;
+    let link_names: Vec<&str> = args.links.iter().map(|l| l.name()).collect();
+    writeln!(o, "link={}", link_names.join(","))?;
+    if args.links.len() > 1 {
+        for (l, n) in args.links.iter().zip(&g.per_iface) {
+            writeln!(o, "connections_on_{}={n}", l.name())?;
+        }
+    }
     writeln!(o, "bytes={}", w.bytes)?;
     writeln!(o, "packets={}", w.packets)?;
     writeln!(
@@ -853,7 +1063,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("gencap: {e}");
             eprintln!(
-                "usage: gencap --out FILE --size 1G [--seed 42] [--concurrency 400] [--idle-ms 40] [--mix default|short] [--keep-open]"
+                "usage: gencap --out FILE --size 1G [--seed 42] [--concurrency 400] [--idle-ms 40] [--mix default|short] [--link ethernet|sll|sll2|raw|null|mix] [--keep-open]"
             );
             return ExitCode::from(2);
         }
