@@ -1,50 +1,11 @@
-//! Writes a large, deterministic, loopback-like HTTP capture for benchmarks (issue 6).
-//!
-//! ```text
-//! cargo run --release --example gencap -- --out FILE --size 1G [--seed 42]
-//!     [--concurrency 400] [--idle-ms 40] [--mix default|short] [--keep-open]
-//!     [--link ethernet|sll|sll2|raw|null|mix]
-//! ```
-//!
-//! The output is a legacy pcap with microsecond timestamps. `--link` chooses its link type:
-//! `ethernet` (the default: zero MAC addresses, as `tcpdump -i lo` writes it), `sll` or `sll2`
-//! (Linux cooked headers for lo, as `tcpdump -i any` writes them), `raw` (bare IP, as on a
-//! tunnel) or `null` (BSD/macOS `lo0`). `mix` writes a pcapng instead, with one interface per
-//! link type, and spreads the connections over them at random (each connection stays on one
-//! interface), like a capture on several interfaces at once. The link type changes only the
-//! framing: for a seed, the connections and their packets are the same whatever `--link` says
-//! (the file size, and so where it stops, differ). Connections are simulated, not replayed: a fixed
-//! number of client "slots" each run one connection after another, so several hundred are open
-//! at once and their packets interleave in time order. Kinds:
-//!
-//! - `http10`: HTTP/1.0 `GET` with `Host`, response with `Content-Length`, the server closes
-//!   (server FIN, client FIN+ACK, final ACK): server closes first, TIME-WAIT on the server.
-//! - `keepalive`: HTTP/1.1 to a backend port, several requests, the client closes.
-//! - `health`: `HEAD / HTTP/1.0` without `Host` from a checker with a narrow port range (so its
-//!   4-tuples come back within seconds); the server closes.
-//! - `abort`: the client gives up with RST+ACK, before or during the response.
-//! - IPv6 (`::1`) for a share of `http10`, `keepalive` and `abort`.
-//!
-//! `--mix short` is denser: 90 % `http10` with nginx's 615-byte default page, 5 % `health`,
-//! 5 % `abort`, no keep-alive (like `ab` against nginx; about 1.3 kB and 10 packets per
-//! connection, close to a real loopback capture of short connections).
-//! - `open` (only with `--keep-open`, and then nothing else): one HTTP/1.1 request and answer,
-//!   then the connection stays open to the end, each from its own 4-tuple (clients 10.x.y.z).
-//!   For measuring the memory finscope needs per still-open connection.
-//!
-//! Client ports cycle through an ephemeral range and skip ports still in use, so 4-tuples are
-//! reused, as Linux does on loopback. Sequence and acknowledgment numbers are exact (every
-//! packet acknowledges all the peer has sent), lengths are right, IPv4 header checksums are
-//! computed, TCP checksums are left zero (as with checksum offload on `lo`).
-//!
-//! At the end it prints, as `key=value` lines on standard output, the connections of each kind
-//! and the counts `finscope analyze --format json` must report in `totals`. Uses std only.
+//! The generator behind `gencap` (see `main.rs` for what it writes). Kept apart from the
+//! command line so that `benches/stages.rs` can build the same workload in memory at bench
+//! time: the library stays free of benchmark code, and there is one generator, not two.
+//! Uses std only.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::process::ExitCode;
+use std::io::{self, Write};
 
 /// 2026-11-22 10:00:00 UTC, so the capture's times look like the rest of the project's.
 const START_US: u64 = 1_795_341_600 * 1_000_000;
@@ -128,7 +89,7 @@ const LO6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// The link layer a packet is written with, as the capture tools that produce it write it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Link {
+pub enum Link {
     /// `tcpdump -i lo`: Ethernet with zero MAC addresses.
     Ethernet,
     /// `tcpdump -i any` (older tcpdump, or `-y LINUX_SLL`): Linux cooked v1, loopback ARPHRD.
@@ -852,80 +813,64 @@ fn ipv4_checksum(h: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// `1G`, `200M`, `512K` or a plain byte count; decimal units (1G = 10^9 bytes).
-fn parse_size(s: &str) -> Option<u64> {
-    let (num, mult) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 1_000),
-        b'M' | b'm' => (&s[..s.len() - 1], 1_000_000),
-        b'G' | b'g' => (&s[..s.len() - 1], 1_000_000_000),
-        _ => (s, 1),
-    };
-    let n: f64 = num.parse().ok()?;
-    Some((n * mult as f64) as u64)
-}
-
-struct Args {
-    out: String,
-    size: u64,
-    seed: u64,
-    concurrency: usize,
-    idle_ms: f64,
-    keep_open: bool,
-    short: bool,
+/// What to generate; `main.rs` fills it from the command line.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// No connection starts once this many bytes are written.
+    pub size: u64,
+    pub seed: u64,
+    /// Client slots, each running one connection after another.
+    pub concurrency: usize,
+    /// Mean pause between a slot's connections, ms.
+    pub idle_ms: f64,
+    pub keep_open: bool,
+    /// `--mix short`.
+    pub short: bool,
     /// The link types connections are written with; more than one means pcapng.
-    links: Vec<Link>,
+    pub links: Vec<Link>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut out = None;
-    let mut size = None;
-    let mut seed = 42;
-    let mut concurrency = 400;
-    let mut idle_ms = 40.0;
-    let mut keep_open = false;
-    let mut short = false;
-    let mut links = vec![Link::Ethernet];
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--out" => out = Some(val()?),
-            "--size" => size = Some(parse_size(&val()?).ok_or("bad --size, e.g. 1G or 200M")?),
-            "--seed" => seed = val()?.parse().map_err(|_| "bad --seed")?,
-            "--concurrency" => concurrency = val()?.parse().map_err(|_| "bad --concurrency")?,
-            "--idle-ms" => idle_ms = val()?.parse().map_err(|_| "bad --idle-ms")?,
-            "--keep-open" => keep_open = true,
-            "--mix" => match val()?.as_str() {
-                "default" => short = false,
-                "short" => short = true,
-                _ => return Err("--mix is default or short".into()),
-            },
-            "--link" => {
-                let name = val()?;
-                links = match LINKS.iter().find(|l| l.name() == name) {
-                    Some(l) => vec![*l],
-                    None if name == "mix" => LINKS.to_vec(),
-                    None => return Err("--link is ethernet, sll, sll2, raw, null or mix".into()),
-                };
-            }
-            _ => return Err(format!("unknown argument {a}")),
+impl Spec {
+    /// The defaults of the command line: seed 42, 400 slots, 40 ms idle, `default` mix,
+    /// Ethernet.
+    pub fn new(size: u64) -> Spec {
+        Spec {
+            size,
+            seed: 42,
+            concurrency: 400,
+            idle_ms: 40.0,
+            keep_open: false,
+            short: false,
+            links: vec![Link::Ethernet],
         }
     }
-    Ok(Args {
-        out: out.ok_or("--out FILE is required")?,
-        size: size.ok_or("--size is required, e.g. 1G")?,
-        seed,
-        concurrency: concurrency.max(1),
-        idle_ms,
-        keep_open,
-        short,
-        links,
-    })
 }
 
-fn run(args: &Args) -> io::Result<()> {
+/// `--link` values: one link type by name, or `mix` for all of them.
+pub fn links_named(name: &str) -> Option<Vec<Link>> {
+    match LINKS.iter().find(|l| l.name() == name) {
+        Some(l) => Some(vec![*l]),
+        None if name == "mix" => Some(LINKS.to_vec()),
+        None => None,
+    }
+}
+
+/// What was written: the counts the expected totals come from.
+pub struct Outcome {
+    pub bytes: u64,
+    pub packets: u64,
+    last_ts: u64,
+    counts: [[u64; 2]; 5],
+    http_requests: u64,
+    peak_open: u64,
+    tuple_repeats: u64,
+    per_iface: Vec<u64>,
+}
+
+/// Writes the capture `spec` describes to `out`.
+pub fn generate(spec: &Spec, out: impl Write) -> io::Result<Outcome> {
     let mut g = Gen {
-        rng: Rng(args.seed),
+        rng: Rng(spec.seed),
         ports: [
             Ports::new(EPHEMERAL),
             Ports::new(HEALTH_PORTS),
@@ -933,20 +878,20 @@ fn run(args: &Args) -> io::Result<()> {
             Ports::new(EPHEMERAL),
         ],
         counts: [[0; 2]; 5],
-        keep_open: args.keep_open,
-        short: args.short,
+        keep_open: spec.keep_open,
+        short: spec.short,
         open_index: 0,
         tuple_repeats: 0,
         http_requests: 0,
-        ifaces: args.links.len(),
-        iface_rng: Rng(args.seed ^ 0x6c69_6e6b_6d69_7800),
-        per_iface: vec![0; args.links.len()],
+        ifaces: spec.links.len(),
+        iface_rng: Rng(spec.seed ^ 0x6c69_6e6b_6d69_7800),
+        per_iface: vec![0; spec.links.len()],
     };
     let mut w = Writer {
-        out: BufWriter::with_capacity(1 << 20, File::create(&args.out)?),
-        container: match args.links[..] {
+        out,
+        container: match spec.links[..] {
             [one] => Container::Pcap(one),
-            _ => Container::PcapNg(args.links.clone()),
+            _ => Container::PcapNg(spec.links.clone()),
         },
         bytes: 0,
         packets: 0,
@@ -955,12 +900,12 @@ fn run(args: &Args) -> io::Result<()> {
     };
     w.header()?;
 
-    let idle_us = args.idle_ms * 1000.0;
-    let mut slots: Vec<Conn> = Vec::with_capacity(args.concurrency);
+    let idle_us = spec.idle_ms * 1000.0;
+    let mut slots: Vec<Conn> = Vec::with_capacity(spec.concurrency);
     // (time of the slot's next packet, tie-breaker, slot): a min-heap interleaves all slots.
     let mut heap = BinaryHeap::new();
     let mut order: u64 = 0;
-    for i in 0..args.concurrency {
+    for i in 0..spec.concurrency {
         let t0 = START_US + g.rng.exp_us(idle_us);
         let c = g.build(t0);
         heap.push(Reverse((c.pkts[0].ts_us, order, i)));
@@ -988,7 +933,7 @@ fn run(args: &Args) -> io::Result<()> {
         open -= 1;
         let (id, port) = (c.client_id, c.cport);
         g.ports[id as usize].release(port);
-        stopping |= w.bytes >= args.size;
+        stopping |= w.bytes >= spec.size;
         if !stopping {
             let t0 = p.ts_us + g.rng.exp_us(idle_us);
             let next = g.build(t0);
@@ -998,81 +943,75 @@ fn run(args: &Args) -> io::Result<()> {
         }
     }
     w.out.flush()?;
-
-    let total: u64 = g.counts.iter().flatten().sum();
-    let n = |k: Kind| g.counts[k as usize][0] + g.counts[k as usize][1];
-    let mut o = io::stdout().lock();
-    writeln!(o, "file={}", args.out)?;
-    writeln!(o, "seed={}", args.seed)?;
-    let link_names: Vec<&str> = args.links.iter().map(|l| l.name()).collect();
-    writeln!(o, "link={}", link_names.join(","))?;
-    if args.links.len() > 1 {
-        for (l, n) in args.links.iter().zip(&g.per_iface) {
-            writeln!(o, "connections_on_{}={n}", l.name())?;
-        }
-    }
-    writeln!(o, "bytes={}", w.bytes)?;
-    writeln!(o, "packets={}", w.packets)?;
-    writeln!(
-        o,
-        "capture_seconds={:.3}",
-        (last_ts - START_US) as f64 / 1e6
-    )?;
-    for k in KINDS {
-        writeln!(o, "kind_{}_ipv4={}", k.name(), g.counts[k as usize][0])?;
-        writeln!(o, "kind_{}_ipv6={}", k.name(), g.counts[k as usize][1])?;
-    }
-    writeln!(o, "http_requests={}", g.http_requests)?;
-    writeln!(o, "peak_open_connections={peak_open}")?;
-    writeln!(o, "tuple_repeats={}", g.tuple_repeats)?;
-    // What `finscope analyze --format json` must put in `totals`.
-    writeln!(o, "expect_connections={total}")?;
-    writeln!(
-        o,
-        "expect_closed_by_client={}",
-        n(Kind::KeepAlive) + n(Kind::Abort)
-    )?;
-    writeln!(
-        o,
-        "expect_closed_by_server={}",
-        n(Kind::Http10) + n(Kind::Health)
-    )?;
-    writeln!(o, "expect_closed_simultaneously=0")?;
-    writeln!(o, "expect_aborted_by_client={}", n(Kind::Abort))?;
-    writeln!(o, "expect_aborted_by_server=0")?;
-    writeln!(
-        o,
-        "expect_close_fin={}",
-        n(Kind::Http10) + n(Kind::KeepAlive) + n(Kind::Health)
-    )?;
-    writeln!(o, "expect_close_rst={}", n(Kind::Abort))?;
-    writeln!(o, "expect_still_open={}", n(Kind::Open))?;
-    writeln!(o, "expect_half_closed=0")?;
-    writeln!(
-        o,
-        "expect_time_wait_on_server={}",
-        n(Kind::Http10) + n(Kind::Health)
-    )?;
-    writeln!(o, "expect_time_wait_on_client={}", n(Kind::KeepAlive))?;
-    Ok(())
+    Ok(Outcome {
+        bytes: w.bytes,
+        packets: w.packets,
+        last_ts,
+        counts: g.counts,
+        http_requests: g.http_requests,
+        peak_open,
+        tuple_repeats: g.tuple_repeats,
+        per_iface: g.per_iface,
+    })
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("gencap: {e}");
-            eprintln!(
-                "usage: gencap --out FILE --size 1G [--seed 42] [--concurrency 400] [--idle-ms 40] [--mix default|short] [--link ethernet|sll|sll2|raw|null|mix] [--keep-open]"
-            );
-            return ExitCode::from(2);
+impl Outcome {
+    /// The `key=value` lines `gencap` prints after `file=`: what was written, and the counts
+    /// `finscope analyze --format json` must report in `totals` (`expect_*`).
+    pub fn write_expected(&self, spec: &Spec, o: &mut impl Write) -> io::Result<()> {
+        let total: u64 = self.counts.iter().flatten().sum();
+        let n = |k: Kind| self.counts[k as usize][0] + self.counts[k as usize][1];
+        writeln!(o, "seed={}", spec.seed)?;
+        let link_names: Vec<&str> = spec.links.iter().map(|l| l.name()).collect();
+        writeln!(o, "link={}", link_names.join(","))?;
+        if spec.links.len() > 1 {
+            for (l, n) in spec.links.iter().zip(&self.per_iface) {
+                writeln!(o, "connections_on_{}={n}", l.name())?;
+            }
         }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gencap: {}: {e}", args.out);
-            ExitCode::from(2)
+        writeln!(o, "bytes={}", self.bytes)?;
+        writeln!(o, "packets={}", self.packets)?;
+        writeln!(
+            o,
+            "capture_seconds={:.3}",
+            (self.last_ts - START_US) as f64 / 1e6
+        )?;
+        for k in KINDS {
+            writeln!(o, "kind_{}_ipv4={}", k.name(), self.counts[k as usize][0])?;
+            writeln!(o, "kind_{}_ipv6={}", k.name(), self.counts[k as usize][1])?;
         }
+        writeln!(o, "http_requests={}", self.http_requests)?;
+        writeln!(o, "peak_open_connections={}", self.peak_open)?;
+        writeln!(o, "tuple_repeats={}", self.tuple_repeats)?;
+        // What `finscope analyze --format json` must put in `totals`.
+        writeln!(o, "expect_connections={total}")?;
+        writeln!(
+            o,
+            "expect_closed_by_client={}",
+            n(Kind::KeepAlive) + n(Kind::Abort)
+        )?;
+        writeln!(
+            o,
+            "expect_closed_by_server={}",
+            n(Kind::Http10) + n(Kind::Health)
+        )?;
+        writeln!(o, "expect_closed_simultaneously=0")?;
+        writeln!(o, "expect_aborted_by_client={}", n(Kind::Abort))?;
+        writeln!(o, "expect_aborted_by_server=0")?;
+        writeln!(
+            o,
+            "expect_close_fin={}",
+            n(Kind::Http10) + n(Kind::KeepAlive) + n(Kind::Health)
+        )?;
+        writeln!(o, "expect_close_rst={}", n(Kind::Abort))?;
+        writeln!(o, "expect_still_open={}", n(Kind::Open))?;
+        writeln!(o, "expect_half_closed=0")?;
+        writeln!(
+            o,
+            "expect_time_wait_on_server={}",
+            n(Kind::Http10) + n(Kind::Health)
+        )?;
+        writeln!(o, "expect_time_wait_on_client={}", n(Kind::KeepAlive))?;
+        Ok(())
     }
 }
