@@ -735,7 +735,7 @@ impl<W: Write> Writer<W> {
                 self.ip_id = self.ip_id.wrapping_add(1);
             }
             (Addr::V6(s6), Addr::V6(d6)) => {
-                let flow = (u32::from(c.cport) * 2_654_435_761) & 0x000f_ffff;
+                let flow = u32::from(c.cport).wrapping_mul(2_654_435_761) & 0x000f_ffff;
                 b.extend_from_slice(&(0x6000_0000 | flow).to_be_bytes());
                 b.extend_from_slice(&((tcp_len + payload.len()) as u16).to_be_bytes());
                 b.extend_from_slice(&[6, 64]);
