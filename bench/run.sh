@@ -1,33 +1,53 @@
 #!/usr/bin/env bash
-# Throughput and peak-memory benchmark for finscope on large generated captures (issue 6).
+# Throughput and peak-memory benchmark for finscope against the floor and other tools (issue 6).
 #
-# usage: bench/run.sh [SIZE...]            default: 1G
-#   e.g. bench/run.sh 1G 4G
+# usage: bench/run.sh [SIZE...]                 default: 1G (generated captures)
+#        FILE=/work/bench-data/real-nginx-wrk.pcap bench/run.sh      (an existing capture)
 #
-# For each SIZE it generates (once, deterministic) $DATA/gen-SIZE-MIX-seedSEED.pcap with
-# `examples/gencap.rs`, checks that `finscope analyze --format json` reports exactly the
-# totals the generator expects, then runs, alternating, RUNS times each:
-#   finscope analyze --format json FILE > /dev/null
-#   finscope conns FILE > /dev/null          (NDJSON records)
-#   cat FILE > /dev/null                     (the floor: reading the file)
-# under `/usr/bin/time -f '%e %U %S %M'` (wall s, user s, sys s, max RSS KB).
-# On a smaller file (TSHARK_SIZE) it also runs `tshark -r FILE -q -z conv,tcp` TSHARK_RUNS
-# times next to finscope and cat.
+# Generated captures: for each SIZE it generates (once, deterministic)
+# $DATA/gen-SIZE-MIX-seedSEED.pcap with `examples/gencap` and checks that
+# `finscope analyze --format json` reports exactly the totals the generator expects.
+# An existing FILE is not checked (unless FILE.expected exists, as gencap writes it).
 #
-# Prints Markdown tables on standard output (also saved under $DATA). Exit code 1 if any
-# correctness check failed, 2 on other errors.
+# Then, on each file, in rounds (one run of every tool per round, RUNS rounds):
+#   analyze   finscope analyze --format json FILE > /dev/null
+#   conns     finscope conns FILE > /dev/null           (NDJSON records)
+#   floor     examples/pcapfloor FILE                   (pcap-parser iterating records)
+#   cat       cat FILE > /dev/null                      (reading the file)
+# and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor and cat:
+#   tshark    tshark -r FILE -q -z conv,tcp
+#   tcptrace  tcptrace -n -l FILE
+# on FILE itself, or for generated captures on a smaller one (SLOW_SIZE), since tshark and
+# tcptrace are 30-100x slower and their memory grows with the capture (issue 6: tcptrace
+# 14.6 GB, tshark 7.5 GB on 1.8 GB).
+# Every command runs under `/usr/bin/time -f '%e %U %S %M'` (wall s, user s, sys s, max RSS
+# KB) and `timeout`. With THREADS="1 2", analyze and conns run once per thread count with
+# `--threads N` (and their outputs must be identical); without it, no `--threads` is passed.
 #
-# Environment (defaults): DATA=/work/bench-data RUNS=3 SEED=42 MIX=default (or short, see
-#   examples/gencap.rs) TSHARK_SIZE=200M TSHARK_RUNS=2 (0 skips tshark)
-#   TIMEOUT=1800 (seconds, per command)
+# Prints Markdown tables on standard output (also saved under $DATA): min / median / max wall
+# and CPU (user + sys) times, MB/s by wall time and per core by CPU time, cores used, packets
+# per second, peak RSS; then CPU-time ratios (finscope / floor, tshark / finscope, ...).
+# Exit code 1 if a correctness check failed, 2 on other errors.
+#
+# Environment (defaults): DATA=/work/bench-data RUNS=3 SEED=42 MIX=default (or short)
+#   LINK=ethernet (gencap --link: sll, sll2, raw, null, mix) FILE= (an existing capture
+#   instead of SIZEs) THREADS= (e.g. "1 2") TOOLS="analyze conns floor cat"
+#   SLOW_TOOLS="tshark tcptrace" SLOW_SIZE=200M SLOW_RUNS=2 (0 skips them; TSHARK_SIZE and
+#   TSHARK_RUNS are the old names) TIMEOUT=1800 (seconds, per command) FINSCOPE= (another
+#   finscope binary to measure instead of this checkout's release build)
 set -euo pipefail
 
 DATA=${DATA:-/work/bench-data}
 RUNS=${RUNS:-3}
 SEED=${SEED:-42}
 MIX=${MIX:-default}
-TSHARK_SIZE=${TSHARK_SIZE:-200M}
-TSHARK_RUNS=${TSHARK_RUNS:-2}
+LINK=${LINK:-ethernet}
+FILE=${FILE:-}
+THREADS=${THREADS:-}
+TOOLS=${TOOLS:-analyze conns floor cat}
+SLOW_TOOLS=${SLOW_TOOLS:-tshark tcptrace}
+SLOW_SIZE=${SLOW_SIZE:-${TSHARK_SIZE:-200M}}
+SLOW_RUNS=${SLOW_RUNS:-${TSHARK_RUNS:-2}}
 TIMEOUT=${TIMEOUT:-1800}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1G)
@@ -37,36 +57,99 @@ repo=$(cd "$here/.." && pwd)
 cd "$repo"
 
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing: apt-get install -y time" >&2; exit 2; }
+if [ -n "$FILE" ] && [ ! -r "$FILE" ]; then
+    echo "bench: FILE=$FILE is not readable" >&2
+    exit 2
+fi
 mkdir -p "$DATA"
 
+slow=()
+if [ "$SLOW_RUNS" -gt 0 ]; then
+    for tool in $SLOW_TOOLS; do
+        if command -v "$tool" > /dev/null; then
+            slow+=("$tool")
+        else
+            echo "bench: $tool is not installed (apt-get install -y $tool); skipped" >&2
+        fi
+    done
+fi
+
 echo "bench: building release" >&2
-timeout "$TIMEOUT" cargo build --release --bin finscope --example gencap >&2
+timeout "$TIMEOUT" cargo build --release --bin finscope --example gencap --example pcapfloor >&2
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-FINSCOPE=$target/release/finscope
+FINSCOPE=${FINSCOPE:-$target/release/finscope}
 GENCAP=$target/release/examples/gencap
+FLOOR=$target/release/examples/pcapfloor
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results=$DATA/results-$stamp.tsv
+packets=$DATA/packets-$stamp.tsv
 checks=$DATA/checks-$stamp.txt
+errors=$DATA/stderr-$stamp.log
 : > "$results"
+: > "$packets"
 : > "$checks"
+: > "$errors"
 failed=0
 
-# gen SIZE -> path of the capture (generated once; SIZE.expected holds the generator's counts)
+# The finscope variants: "analyze" and "conns", or "analyze-tN" and "conns-tN" per thread count.
+variants() { # variants analyze|conns
+    local n
+    if [ -z "$THREADS" ]; then
+        echo "$1"
+    else
+        for n in $THREADS; do echo "$1-t$n"; done
+    fi
+}
+
+# gen SIZE -> path of the capture (generated once; FILE.expected holds the generator's counts)
 gen() {
-    local size=$1 file=$DATA/gen-$1-$MIX-seed$SEED.pcap
+    local size=$1 file=$DATA/gen-$1-$MIX-seed$SEED
+    [ "$LINK" = ethernet ] || file=$file-$LINK
+    if [ "$LINK" = mix ]; then file=$file.pcapng; else file=$file.pcap; fi
     if [ ! -s "$file" ] || [ ! -s "$file.expected" ]; then
         echo "bench: generating $file" >&2
-        timeout "$TIMEOUT" "$GENCAP" --out "$file" --size "$size" --seed "$SEED" --mix "$MIX" > "$file.expected.tmp"
+        timeout "$TIMEOUT" "$GENCAP" --out "$file" --size "$size" --seed "$SEED" --mix "$MIX" \
+            --link "$LINK" > "$file.expected.tmp"
         mv "$file.expected.tmp" "$file.expected"
     fi
     echo "$file"
 }
 
-# check FILE: finscope's totals must equal the generator's expected counts.
-check() {
-    local file=$1 json=$DATA/check.json
-    timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress "$file" > "$json"
+# threads_flag VARIANT: "--threads N" for VARIANT-tN, nothing otherwise.
+threads_flag() {
+    case $1 in
+        *-t*) echo "--threads ${1##*-t}" ;;
+    esac
+}
+
+# prepare FILE: page cache, packet count (from the floor), correctness checks; once per file.
+declare -A prepared=()
+prepare() {
+    local file=$1 json=$DATA/check.json first="" v
+    [ -z "${prepared[$file]:-}" ] || return 0
+    prepared[$file]=1
+    cat "$file" > /dev/null # into the page cache before anything is timed
+    printf '%s\t%s\n' "$file" "$("$FLOOR" "$file" | sed -n 's/^packets=//p')" >> "$packets"
+    for v in $(variants analyze); do
+        # shellcheck disable=SC2046 # the flag is two words or none
+        timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress $(threads_flag "$v") \
+            "$file" > "$DATA/check-$v.json" 2>> "$errors"
+        if [ -z "$first" ]; then
+            first=$v
+            cp "$DATA/check-$v.json" "$json"
+        elif cmp -s "$DATA/check-$first.json" "$DATA/check-$v.json"; then
+            echo "$file: ok   $v output identical to $first" >> "$checks"
+        else
+            echo "$file: FAIL $v output differs from $first" >> "$checks"
+            echo "bench: CHECK FAILED: $v output differs from $first on $file" >&2
+            failed=1
+        fi
+    done
+    if [ ! -s "$file.expected" ]; then
+        echo "$file: no generator counts; totals not checked" >> "$checks"
+        return
+    fi
     if python3 "$here/check.py" "$file.expected" "$json" >> "$checks"; then
         echo "bench: check passed for $file" >&2
     else
@@ -75,46 +158,92 @@ check() {
     fi
 }
 
-# measure TOOL FILE: one timed run, appended to $results.
-measure() {
-    local tool=$1 file=$2 tf
-    tf=$(mktemp)
-    case $tool in
-        analyze) timeout "$TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
-                     "$FINSCOPE" analyze --format json --no-progress "$file" > /dev/null ;;
-        conns)   timeout "$TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
-                     "$FINSCOPE" conns --no-progress "$file" > /dev/null ;;
-        cat)     timeout "$TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
-                     cat "$file" > /dev/null ;;
-        tshark)  timeout "$TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
-                     tshark -r "$file" -q -z conv,tcp > /dev/null 2>&1 ;;
+# tcptrace 6.6.7 reads legacy pcap only, and not LINKTYPE_LINUX_SLL2 (276): it says so and
+# exits 0 having read nothing, which must not be timed.
+tcptrace_reads() { # tcptrace_reads FILE
+    local magic linktype
+    magic=$(od -An -tx4 -N4 "$1" | tr -d ' ')
+    linktype=$(od -An -tu4 -j20 -N4 "$1" | tr -d ' ')
+    case $magic in
+        a1b2c3d4 | a1b23c4d) [ "$linktype" != 276 ] ;;
+        *) return 1 ;;
     esac
-    printf '%s\t%s\t%s\n' "$tool" "$file" "$(tail -n1 "$tf")" >> "$results"
-    echo "bench: $tool $(basename "$file"): $(tail -n1 "$tf")" >&2
+}
+
+# measure TOOL FILE: one timed run, appended to $results. Standard error goes to $errors.
+# A tool that exits non-zero (tshark does on a capture cut mid-record) is still timed, with
+# a note; one that runs out of TIMEOUT is not.
+measure() {
+    local tool=$1 file=$2 tf flag rc=0
+    if [ "$tool" = tcptrace ] && ! tcptrace_reads "$file"; then
+        echo "bench: tcptrace cannot read $(basename "$file") (pcapng or SLL2); skipped" >&2
+        return
+    fi
+    tf=$(mktemp)
+    local timed=(timeout "$TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$tf")
+    flag=$(threads_flag "$tool")
+    echo "== $tool $file" >> "$errors"
+    # shellcheck disable=SC2086 # $flag is two words or none
+    case $tool in
+        analyze*) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
+        conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;
+        floor)    "${timed[@]}" "$FLOOR" "$file" ;;
+        cat)      "${timed[@]}" cat "$file" ;;
+        tshark)   "${timed[@]}" tshark -r "$file" -q -z conv,tcp ;;
+        tcptrace) "${timed[@]}" tcptrace -n -l "$file" ;;
+        *) echo "bench: unknown tool $tool" >&2; exit 2 ;;
+    esac > /dev/null 2>> "$errors" || rc=$?
+    if [ "$rc" -eq 124 ]; then
+        echo "bench: $tool $(basename "$file"): timed out after $TIMEOUT s; not counted" >&2
+    else
+        [ "$rc" -eq 0 ] || echo "bench: $tool $(basename "$file"): exit code $rc (see $errors)" >&2
+        printf '%s\t%s\t%s\n' "$tool" "$file" "$(tail -n1 "$tf")" >> "$results"
+        echo "bench: $tool $(basename "$file"): $(tail -n1 "$tf")" >&2
+    fi
     rm -f "$tf"
 }
 
-for size in "${SIZES[@]}"; do
-    file=$(gen "$size")
-    cat "$file" > /dev/null # into the page cache before anything is timed
-    check "$file"
-    for _ in $(seq "$RUNS"); do
-        for tool in analyze conns cat; do measure "$tool" "$file"; done
-    done
+# The tools of one round on the big files.
+round=()
+for tool in $TOOLS; do
+    case $tool in
+        analyze | conns) mapfile -t -O "${#round[@]}" round < <(variants "$tool") ;;
+        *) round+=("$tool") ;;
+    esac
 done
+# A slow round: the slow tools next to the first analyze variant, the floor and cat.
+slow_round=("$(variants analyze | head -n1)" floor cat "${slow[@]+"${slow[@]}"}")
 
-if [ "$TSHARK_RUNS" -gt 0 ] && command -v tshark > /dev/null; then
-    file=$(gen "$TSHARK_SIZE")
-    cat "$file" > /dev/null
-    check "$file"
-    for _ in $(seq "$TSHARK_RUNS"); do
-        for tool in analyze cat tshark; do measure "$tool" "$file"; done
+if [ -n "$FILE" ]; then
+    prepare "$FILE"
+    for _ in $(seq "$RUNS"); do
+        for tool in "${round[@]}"; do measure "$tool" "$FILE"; done
     done
+    if [ ${#slow[@]} -gt 0 ]; then
+        for _ in $(seq "$SLOW_RUNS"); do
+            for tool in "${slow_round[@]}"; do measure "$tool" "$FILE"; done
+        done
+    fi
+else
+    for size in "${SIZES[@]}"; do
+        file=$(gen "$size")
+        prepare "$file"
+        for _ in $(seq "$RUNS"); do
+            for tool in "${round[@]}"; do measure "$tool" "$file"; done
+        done
+    done
+    if [ ${#slow[@]} -gt 0 ]; then
+        file=$(gen "$SLOW_SIZE")
+        prepare "$file"
+        for _ in $(seq "$SLOW_RUNS"); do
+            for tool in "${slow_round[@]}"; do measure "$tool" "$file"; done
+        done
+    fi
 fi
 
-python3 "$here/table.py" "$results" | tee "$DATA/table-$stamp.md"
+python3 "$here/table.py" "$results" "$packets" | tee "$DATA/table-$stamp.md"
 echo
-echo "Correctness (finscope totals vs generator):"
+echo "Correctness:"
 cat "$checks"
 if [ "$failed" -ne 0 ]; then
     echo "bench: CORRECTNESS CHECK FAILED" >&2

@@ -1,12 +1,38 @@
 #!/usr/bin/env python3
-"""Turns bench/run.sh results (tool, file, "wall user sys maxrss_kb") into a Markdown table.
+"""Turns bench/run.sh results (tool, file, "wall user sys maxrss_kb") into Markdown tables.
 
-usage: table.py RESULTS.tsv
-MB = 10^6 bytes, MiB = 2^20 (peak RSS: GNU time %M is KiB). CPU = user + sys. MB/s and packets/s use the median CPU time.
+usage: table.py RESULTS.tsv [PACKETS.tsv]
+PACKETS.tsv has "file<TAB>packets" lines (bench/run.sh takes them from examples/pcapfloor);
+without a line for a file, its packets come from FILE.expected (gencap's counts).
+
+MB = 10^6 bytes, MiB = 2^20 (peak RSS: GNU time %M is KiB). CPU = user + sys.
+- MB/s (wall): file size / median wall time: how long a user waits.
+- MB/s per core (CPU): file size / median CPU time: what one core does; for a run on N
+  threads this is the throughput per core used, for one thread it is close to MB/s (wall).
+- cores: median CPU time / median wall time.
+- Mpackets/s uses the median CPU time (per core).
+Then, per file, the ratios of median CPU times (finscope against the floor and the other tools).
 """
 import os
 import statistics
 import sys
+
+NAMES = {
+    "analyze": "`finscope analyze --format json`",
+    "conns": "`finscope conns` (NDJSON)",
+    "floor": "`pcapfloor` (pcap-parser, records only)",
+    "cat": "`cat` (reading the file)",
+    "tshark": "`tshark -q -z conv,tcp`",
+    "tcptrace": "`tcptrace -n -l`",
+}
+
+
+def tool_name(tool):
+    base, _, threads = tool.partition("-t")
+    name = NAMES.get(base, base)
+    if threads:
+        name = name.replace("`finscope " + base, f"`finscope {base} --threads {threads}", 1)
+    return name
 
 
 def expected_packets(path):
@@ -21,6 +47,17 @@ def expected_packets(path):
     return None
 
 
+def read_packets(path):
+    counts = {}
+    if path:
+        with open(path) as f:
+            for line in f:
+                file, _, n = line.rstrip("\n").partition("\t")
+                if n.strip().isdigit():
+                    counts[file] = int(n)
+    return counts
+
+
 def main():
     rows = {}
     order = []
@@ -33,32 +70,64 @@ def main():
                 rows[key] = []
                 order.append(key)
             rows[key].append((float(wall), float(user) + float(sys_s), int(rss)))
+    packet_counts = read_packets(sys.argv[2] if len(sys.argv) > 2 else None)
 
-    print("| tool | file | packets | runs | wall s min / median / max | CPU s min / median / max "
-          "| MB/s (CPU) | Mpackets/s (CPU) | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| tool | file | packets | runs | wall s min / median / max | CPU s min / median / max "
+        "| MB/s (wall) | MB/s per core (CPU) | cores | Mpackets/s (CPU) | peak RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    medians = {}
     for path, tool in order:
         runs = rows[(path, tool)]
         walls = sorted(r[0] for r in runs)
         cpus = sorted(r[1] for r in runs)
         rss_mib = max(r[2] for r in runs) / 1024
         size = os.path.getsize(path)
-        packets = expected_packets(path)
+        packets = packet_counts.get(path) or expected_packets(path)
+        wall_med = statistics.median(walls)
         cpu_med = statistics.median(cpus)
-        mbps = f"{size / 1e6 / cpu_med:,.0f}" if cpu_med > 0 else "n/a"
+        medians[(path, tool)] = cpu_med
+        per_wall = f"{size / 1e6 / wall_med:,.0f}" if wall_med > 0 else "n/a"
+        per_core = f"{size / 1e6 / cpu_med:,.0f}" if cpu_med > 0 else "n/a"
+        cores = f"{cpu_med / wall_med:.2f}" if wall_med > 0 else "n/a"
         pps = f"{packets / 1e6 / cpu_med:.2f}" if cpu_med > 0 and packets else "n/a"
-        name = {
-            "analyze": "`finscope analyze --format json`",
-            "conns": "`finscope conns` (NDJSON)",
-            "cat": "`cat` (floor)",
-            "tshark": "`tshark -q -z conv,tcp`",
-        }.get(tool, tool)
         print(
-            f"| {name} | {size / 1e6:,.0f} MB | {packets / 1e6 if packets else 0:.2f} M | {len(runs)} "
-            f"| {walls[0]:.2f} / {statistics.median(walls):.2f} / {walls[-1]:.2f} "
+            f"| {tool_name(tool)} | {os.path.basename(path)} ({size / 1e6:,.0f} MB) "
+            f"| {packets / 1e6 if packets else 0:.2f} M | {len(runs)} "
+            f"| {walls[0]:.2f} / {wall_med:.2f} / {walls[-1]:.2f} "
             f"| {cpus[0]:.2f} / {cpu_med:.2f} / {cpus[-1]:.2f} "
-            f"| {mbps} | {pps} | {rss_mib:,.1f} |"
+            f"| {per_wall} | {per_core} | {cores} | {pps} | {rss_mib:,.1f} |"
         )
+
+    # Ratios of median CPU time, per file: how far finscope is from the floor, how far the
+    # other tools are from finscope.
+    lines = []
+    for path in dict.fromkeys(p for p, _ in order):
+        tools = {t: medians[(p, t)] for p, t in order if p == path}
+        for ours in (t for t in tools if t.startswith("analyze") or t.startswith("conns")):
+            mine = tools[ours]
+            if mine <= 0:
+                continue
+            for other in ("floor", "cat"):
+                if tools.get(other, 0) > 0:
+                    lines.append(
+                        f"| {os.path.basename(path)} | {tool_name(ours)} / {tool_name(other)} "
+                        f"| {mine / tools[other]:.1f}x |"
+                    )
+            if not ours.startswith("analyze"):
+                continue
+            for other in ("tshark", "tcptrace"):
+                if other in tools:
+                    lines.append(
+                        f"| {os.path.basename(path)} | {tool_name(other)} / {tool_name(ours)} "
+                        f"| {tools[other] / mine:.1f}x |"
+                    )
+    if lines:
+        print()
+        print("| file | median CPU time ratio | |")
+        print("|---|---|---|")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,43 +1,11 @@
-//! Writes a large, deterministic, loopback-like HTTP capture for benchmarks (issue 6).
-//!
-//! ```text
-//! cargo run --release --example gencap -- --out FILE --size 1G [--seed 42]
-//!     [--concurrency 400] [--idle-ms 40] [--mix default|short] [--keep-open]
-//! ```
-//!
-//! The output is a legacy pcap (microsecond timestamps, LINKTYPE_ETHERNET with zero MAC
-//! addresses, as `tcpdump -i lo` writes it). Connections are simulated, not replayed: a fixed
-//! number of client "slots" each run one connection after another, so several hundred are open
-//! at once and their packets interleave in time order. Kinds:
-//!
-//! - `http10`: HTTP/1.0 `GET` with `Host`, response with `Content-Length`, the server closes
-//!   (server FIN, client FIN+ACK, final ACK): server closes first, TIME-WAIT on the server.
-//! - `keepalive`: HTTP/1.1 to a backend port, several requests, the client closes.
-//! - `health`: `HEAD / HTTP/1.0` without `Host` from a checker with a narrow port range (so its
-//!   4-tuples come back within seconds); the server closes.
-//! - `abort`: the client gives up with RST+ACK, before or during the response.
-//! - IPv6 (`::1`) for a share of `http10`, `keepalive` and `abort`.
-//!
-//! `--mix short` is denser: 90 % `http10` with nginx's 615-byte default page, 5 % `health`,
-//! 5 % `abort`, no keep-alive (like `ab` against nginx; about 1.3 kB and 10 packets per
-//! connection, close to a real loopback capture of short connections).
-//! - `open` (only with `--keep-open`, and then nothing else): one HTTP/1.1 request and answer,
-//!   then the connection stays open to the end, each from its own 4-tuple (clients 10.x.y.z).
-//!   For measuring the memory finscope needs per still-open connection.
-//!
-//! Client ports cycle through an ephemeral range and skip ports still in use, so 4-tuples are
-//! reused, as Linux does on loopback. Sequence and acknowledgment numbers are exact (every
-//! packet acknowledges all the peer has sent), lengths are right, IPv4 header checksums are
-//! computed, TCP checksums are left zero (as with checksum offload on `lo`).
-//!
-//! At the end it prints, as `key=value` lines on standard output, the connections of each kind
-//! and the counts `finscope analyze --format json` must report in `totals`. Uses std only.
+//! The generator behind `gencap` (see `main.rs` for what it writes). Kept apart from the
+//! command line so that `benches/stages.rs` can build the same workload in memory at bench
+//! time: the library stays free of benchmark code, and there is one generator, not two.
+//! Uses std only.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::process::ExitCode;
+use std::io::{self, Write};
 
 /// 2026-11-22 10:00:00 UTC, so the capture's times look like the rest of the project's.
 const START_US: u64 = 1_795_341_600 * 1_000_000;
@@ -119,6 +87,91 @@ enum Addr {
 
 const LO6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
+/// The link layer a packet is written with, as the capture tools that produce it write it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Link {
+    /// `tcpdump -i lo`: Ethernet with zero MAC addresses.
+    Ethernet,
+    /// `tcpdump -i any` (older tcpdump, or `-y LINUX_SLL`): Linux cooked v1, loopback ARPHRD.
+    Sll,
+    /// `tcpdump -i any` (tcpdump 4.99+, or `-y LINUX_SLL2`): cooked v2 with the interface index.
+    Sll2,
+    /// An IP tunnel (`tun0`, WireGuard): no link header.
+    Raw,
+    /// BSD/macOS `lo0`: 4-byte address family in the writer's (here little-endian) byte order.
+    Null,
+}
+
+const LINKS: [Link; 5] = [Link::Ethernet, Link::Sll, Link::Sll2, Link::Raw, Link::Null];
+
+impl Link {
+    fn name(self) -> &'static str {
+        match self {
+            Link::Ethernet => "ethernet",
+            Link::Sll => "sll",
+            Link::Sll2 => "sll2",
+            Link::Raw => "raw",
+            Link::Null => "null",
+        }
+    }
+
+    /// LINKTYPE_* value.
+    fn linktype(self) -> u16 {
+        match self {
+            Link::Ethernet => 1,
+            Link::Sll => 113,
+            Link::Sll2 => 276,
+            Link::Raw => 101,
+            Link::Null => 0,
+        }
+    }
+
+    /// pcapng interface name, for `--link mix`.
+    fn if_name(self) -> &'static str {
+        match self {
+            Link::Ethernet => "lo",
+            Link::Sll => "any",
+            Link::Sll2 => "any2",
+            Link::Raw => "tun0",
+            Link::Null => "lo0",
+        }
+    }
+
+    /// Appends the link header for an IPv4 or IPv6 packet.
+    fn header(self, b: &mut Vec<u8>, v6: bool) {
+        let ethertype: u16 = if v6 { 0x86DD } else { 0x0800 };
+        // ARPHRD_LOOPBACK, packet type 0 (to us), a 6-byte all-zero address, as `-i any` shows lo.
+        const ARPHRD_LOOPBACK: u16 = 772;
+        match self {
+            Link::Ethernet => {
+                b.extend_from_slice(&[0; 12]); // MACs: zero on lo
+                b.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::Sll => {
+                b.extend_from_slice(&0u16.to_be_bytes());
+                b.extend_from_slice(&ARPHRD_LOOPBACK.to_be_bytes());
+                b.extend_from_slice(&6u16.to_be_bytes());
+                b.extend_from_slice(&[0; 8]);
+                b.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::Sll2 => {
+                b.extend_from_slice(&ethertype.to_be_bytes());
+                b.extend_from_slice(&[0, 0]); // reserved
+                b.extend_from_slice(&1u32.to_be_bytes()); // ifindex of lo
+                b.extend_from_slice(&ARPHRD_LOOPBACK.to_be_bytes());
+                b.extend_from_slice(&[0, 6]); // packet type, address length
+                b.extend_from_slice(&[0; 8]);
+            }
+            Link::Raw => {}
+            Link::Null => {
+                // AF_INET 2; AF_INET6 30 as macOS numbers it.
+                let family: u32 = if v6 { 30 } else { 2 };
+                b.extend_from_slice(&family.to_le_bytes());
+            }
+        }
+    }
+}
+
 /// Which client address a connection uses; each has its own port allocator.
 #[derive(Clone, Copy)]
 enum ClientId {
@@ -196,6 +249,8 @@ struct Conn {
     pos: usize,
     /// Last TCP timestamp value each side sent, echoed by the other: [client, server].
     tsval: [u32; 2],
+    /// Index into the writer's interfaces: a connection stays on one.
+    iface: usize,
 }
 
 /// Builds a connection's packets in time order with exact sequence numbers: on loopback a
@@ -331,9 +386,26 @@ struct Gen {
     open_index: u64,
     tuple_repeats: u64,
     http_requests: u64,
+    /// Number of interfaces (link types) connections are spread over.
+    ifaces: usize,
+    /// Picks each connection's interface; separate from `rng` so that the workload (and so the
+    /// expected counts) for a seed does not depend on `--link`.
+    iface_rng: Rng,
+    /// Connections per interface.
+    per_iface: Vec<u64>,
 }
 
 impl Gen {
+    fn pick_iface(&mut self) -> usize {
+        let i = if self.ifaces > 1 {
+            (self.iface_rng.next() % self.ifaces as u64) as usize
+        } else {
+            0
+        };
+        self.per_iface[i] += 1;
+        i
+    }
+
     fn pick_kind(&mut self) -> Kind {
         let r = self.rng.unit();
         if self.short {
@@ -360,6 +432,7 @@ impl Gen {
         if self.keep_open {
             return self.build_open(t0);
         }
+        let iface = self.pick_iface();
         let mut kind = self.pick_kind();
         let v6 = kind != Kind::Health && self.rng.chance(0.10);
         let sport: u16 = if kind == Kind::KeepAlive { 8080 } else { 80 };
@@ -514,6 +587,7 @@ impl Gen {
             pkts: sc.pkts,
             pos: 0,
             tsval: [0, 0],
+            iface,
         }
     }
 }
@@ -521,6 +595,7 @@ impl Gen {
 impl Gen {
     /// A connection that is never closed, on a 4-tuple of its own.
     fn build_open(&mut self, t0: u64) -> Conn {
+        let iface = self.pick_iface();
         let span = u64::from(EPHEMERAL.1 - EPHEMERAL.0) + 1;
         let (host, port) = (self.open_index / span, self.open_index % span);
         self.open_index += 1;
@@ -547,12 +622,27 @@ impl Gen {
             pkts: sc.pkts,
             pos: 0,
             tsval: [0, 0],
+            iface,
         }
     }
 }
 
+/// The file format: one link type in a legacy pcap, or several interfaces in a pcapng.
+enum Container {
+    Pcap(Link),
+    /// One interface per link type; a packet's connection says which.
+    PcapNg(Vec<Link>),
+}
+
+const SNAPLEN: u32 = 262_144;
+/// Legacy pcap record header.
+const PCAP_RECORD: usize = 16;
+/// pcapng enhanced packet block up to the packet data.
+const EPB_HEAD: usize = 28;
+
 struct Writer<W: Write> {
     out: W,
+    container: Container,
     bytes: u64,
     packets: u64,
     ip_id: u16,
@@ -561,14 +651,41 @@ struct Writer<W: Write> {
 
 impl<W: Write> Writer<W> {
     fn header(&mut self) -> io::Result<()> {
-        let mut h = Vec::with_capacity(24);
-        h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        h.extend_from_slice(&2u16.to_le_bytes());
-        h.extend_from_slice(&4u16.to_le_bytes());
-        h.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-        h.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-        h.extend_from_slice(&262_144u32.to_le_bytes()); // snaplen
-        h.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+        let mut h = Vec::with_capacity(256);
+        match &self.container {
+            Container::Pcap(link) => {
+                h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+                h.extend_from_slice(&2u16.to_le_bytes());
+                h.extend_from_slice(&4u16.to_le_bytes());
+                h.extend_from_slice(&0i32.to_le_bytes()); // thiszone
+                h.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+                h.extend_from_slice(&SNAPLEN.to_le_bytes());
+                h.extend_from_slice(&u32::from(link.linktype()).to_le_bytes());
+            }
+            Container::PcapNg(links) => {
+                // Section header: byte-order magic, version 1.0, section length unknown.
+                let mut shb = Vec::new();
+                shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+                shb.extend_from_slice(&1u16.to_le_bytes());
+                shb.extend_from_slice(&0u16.to_le_bytes());
+                shb.extend_from_slice(&(-1i64).to_le_bytes());
+                ng_block(&mut h, 0x0a0d_0d0a, &shb);
+                // One interface per link type; no if_tsresol option, so microseconds.
+                for link in links {
+                    let mut idb = Vec::new();
+                    idb.extend_from_slice(&link.linktype().to_le_bytes());
+                    idb.extend_from_slice(&0u16.to_le_bytes()); // reserved
+                    idb.extend_from_slice(&SNAPLEN.to_le_bytes());
+                    let name = link.if_name().as_bytes();
+                    idb.extend_from_slice(&2u16.to_le_bytes()); // if_name
+                    idb.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                    idb.extend_from_slice(name);
+                    idb.resize(idb.len().next_multiple_of(4), 0);
+                    idb.extend_from_slice(&[0; 4]); // opt_endofopt
+                    ng_block(&mut h, 1, &idb);
+                }
+            }
+        }
         self.out.write_all(&h)?;
         self.bytes += h.len() as u64;
         Ok(())
@@ -595,13 +712,16 @@ impl<W: Write> Writer<W> {
         c.tsval[s] = tsval;
         let payload = &c.stream[s][p.data_off as usize..(p.data_off + p.data_len) as usize];
 
+        let (link, record_head) = match &self.container {
+            Container::Pcap(link) => (*link, PCAP_RECORD),
+            Container::PcapNg(links) => (links[c.iface], EPB_HEAD),
+        };
         let b = &mut self.buf;
         b.clear();
-        b.extend_from_slice(&[0; 16]); // pcap record header, filled below
-        b.extend_from_slice(&[0; 12]); // MACs: zero on lo
+        b.resize(record_head, 0); // record header, filled below
+        link.header(b, matches!(src, Addr::V6(_)));
         match (src, dst) {
             (Addr::V4(s4), Addr::V4(d4)) => {
-                b.extend_from_slice(&0x0800u16.to_be_bytes());
                 let total = (20 + tcp_len + payload.len()) as u16;
                 let start = b.len();
                 b.extend_from_slice(&[0x45, 0]);
@@ -615,8 +735,7 @@ impl<W: Write> Writer<W> {
                 self.ip_id = self.ip_id.wrapping_add(1);
             }
             (Addr::V6(s6), Addr::V6(d6)) => {
-                b.extend_from_slice(&0x86DDu16.to_be_bytes());
-                let flow = (u32::from(c.cport) * 2_654_435_761) & 0x000f_ffff;
+                let flow = u32::from(c.cport).wrapping_mul(2_654_435_761) & 0x000f_ffff;
                 b.extend_from_slice(&(0x6000_0000 | flow).to_be_bytes());
                 b.extend_from_slice(&((tcp_len + payload.len()) as u16).to_be_bytes());
                 b.extend_from_slice(&[6, 64]);
@@ -645,16 +764,42 @@ impl<W: Write> Writer<W> {
             b.extend_from_slice(&tsecr.to_be_bytes());
         }
         b.extend_from_slice(payload);
-        let frame_len = (b.len() - 16) as u32;
-        b[0..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
-        b[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
-        b[8..12].copy_from_slice(&frame_len.to_le_bytes());
-        b[12..16].copy_from_slice(&frame_len.to_le_bytes());
+        let frame_len = (b.len() - record_head) as u32;
+        match &self.container {
+            Container::Pcap(_) => {
+                b[0..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
+                b[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
+                b[8..12].copy_from_slice(&frame_len.to_le_bytes());
+                b[12..16].copy_from_slice(&frame_len.to_le_bytes());
+            }
+            Container::PcapNg(_) => {
+                // Enhanced packet block: data padded to 32 bits, no options.
+                b.resize(b.len().next_multiple_of(4), 0);
+                let block_len = (b.len() + 4) as u32;
+                b.extend_from_slice(&block_len.to_le_bytes());
+                b[0..4].copy_from_slice(&6u32.to_le_bytes());
+                b[4..8].copy_from_slice(&block_len.to_le_bytes());
+                b[8..12].copy_from_slice(&(c.iface as u32).to_le_bytes());
+                b[12..16].copy_from_slice(&((p.ts_us >> 32) as u32).to_le_bytes());
+                b[16..20].copy_from_slice(&(p.ts_us as u32).to_le_bytes());
+                b[20..24].copy_from_slice(&frame_len.to_le_bytes());
+                b[24..28].copy_from_slice(&frame_len.to_le_bytes());
+            }
+        }
         self.out.write_all(b)?;
         self.bytes += b.len() as u64;
         self.packets += 1;
         Ok(())
     }
+}
+
+/// Appends a pcapng block (little-endian) of type `kind` around `body` (already padded).
+fn ng_block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+    let len = (12 + body.len()) as u32;
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&len.to_le_bytes());
 }
 
 fn ipv4_checksum(h: &[u8]) -> u16 {
@@ -668,68 +813,64 @@ fn ipv4_checksum(h: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// `1G`, `200M`, `512K` or a plain byte count; decimal units (1G = 10^9 bytes).
-fn parse_size(s: &str) -> Option<u64> {
-    let (num, mult) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 1_000),
-        b'M' | b'm' => (&s[..s.len() - 1], 1_000_000),
-        b'G' | b'g' => (&s[..s.len() - 1], 1_000_000_000),
-        _ => (s, 1),
-    };
-    let n: f64 = num.parse().ok()?;
-    Some((n * mult as f64) as u64)
+/// What to generate; `main.rs` fills it from the command line.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// No connection starts once this many bytes are written.
+    pub size: u64,
+    pub seed: u64,
+    /// Client slots, each running one connection after another.
+    pub concurrency: usize,
+    /// Mean pause between a slot's connections, ms.
+    pub idle_ms: f64,
+    pub keep_open: bool,
+    /// `--mix short`.
+    pub short: bool,
+    /// The link types connections are written with; more than one means pcapng.
+    pub links: Vec<Link>,
 }
 
-struct Args {
-    out: String,
-    size: u64,
-    seed: u64,
-    concurrency: usize,
-    idle_ms: f64,
-    keep_open: bool,
-    short: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut out = None;
-    let mut size = None;
-    let mut seed = 42;
-    let mut concurrency = 400;
-    let mut idle_ms = 40.0;
-    let mut keep_open = false;
-    let mut short = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--out" => out = Some(val()?),
-            "--size" => size = Some(parse_size(&val()?).ok_or("bad --size, e.g. 1G or 200M")?),
-            "--seed" => seed = val()?.parse().map_err(|_| "bad --seed")?,
-            "--concurrency" => concurrency = val()?.parse().map_err(|_| "bad --concurrency")?,
-            "--idle-ms" => idle_ms = val()?.parse().map_err(|_| "bad --idle-ms")?,
-            "--keep-open" => keep_open = true,
-            "--mix" => match val()?.as_str() {
-                "default" => short = false,
-                "short" => short = true,
-                _ => return Err("--mix is default or short".into()),
-            },
-            _ => return Err(format!("unknown argument {a}")),
+impl Spec {
+    /// The defaults of the command line: seed 42, 400 slots, 40 ms idle, `default` mix,
+    /// Ethernet.
+    pub fn new(size: u64) -> Spec {
+        Spec {
+            size,
+            seed: 42,
+            concurrency: 400,
+            idle_ms: 40.0,
+            keep_open: false,
+            short: false,
+            links: vec![Link::Ethernet],
         }
     }
-    Ok(Args {
-        out: out.ok_or("--out FILE is required")?,
-        size: size.ok_or("--size is required, e.g. 1G")?,
-        seed,
-        concurrency: concurrency.max(1),
-        idle_ms,
-        keep_open,
-        short,
-    })
 }
 
-fn run(args: &Args) -> io::Result<()> {
+/// `--link` values: one link type by name, or `mix` for all of them.
+pub fn links_named(name: &str) -> Option<Vec<Link>> {
+    match LINKS.iter().find(|l| l.name() == name) {
+        Some(l) => Some(vec![*l]),
+        None if name == "mix" => Some(LINKS.to_vec()),
+        None => None,
+    }
+}
+
+/// What was written: the counts the expected totals come from.
+pub struct Outcome {
+    pub bytes: u64,
+    pub packets: u64,
+    last_ts: u64,
+    counts: [[u64; 2]; 5],
+    http_requests: u64,
+    peak_open: u64,
+    tuple_repeats: u64,
+    per_iface: Vec<u64>,
+}
+
+/// Writes the capture `spec` describes to `out`.
+pub fn generate(spec: &Spec, out: impl Write) -> io::Result<Outcome> {
     let mut g = Gen {
-        rng: Rng(args.seed),
+        rng: Rng(spec.seed),
         ports: [
             Ports::new(EPHEMERAL),
             Ports::new(HEALTH_PORTS),
@@ -737,14 +878,21 @@ fn run(args: &Args) -> io::Result<()> {
             Ports::new(EPHEMERAL),
         ],
         counts: [[0; 2]; 5],
-        keep_open: args.keep_open,
-        short: args.short,
+        keep_open: spec.keep_open,
+        short: spec.short,
         open_index: 0,
         tuple_repeats: 0,
         http_requests: 0,
+        ifaces: spec.links.len(),
+        iface_rng: Rng(spec.seed ^ 0x6c69_6e6b_6d69_7800),
+        per_iface: vec![0; spec.links.len()],
     };
     let mut w = Writer {
-        out: BufWriter::with_capacity(1 << 20, File::create(&args.out)?),
+        out,
+        container: match spec.links[..] {
+            [one] => Container::Pcap(one),
+            _ => Container::PcapNg(spec.links.clone()),
+        },
         bytes: 0,
         packets: 0,
         ip_id: 1,
@@ -752,12 +900,12 @@ fn run(args: &Args) -> io::Result<()> {
     };
     w.header()?;
 
-    let idle_us = args.idle_ms * 1000.0;
-    let mut slots: Vec<Conn> = Vec::with_capacity(args.concurrency);
+    let idle_us = spec.idle_ms * 1000.0;
+    let mut slots: Vec<Conn> = Vec::with_capacity(spec.concurrency);
     // (time of the slot's next packet, tie-breaker, slot): a min-heap interleaves all slots.
     let mut heap = BinaryHeap::new();
     let mut order: u64 = 0;
-    for i in 0..args.concurrency {
+    for i in 0..spec.concurrency {
         let t0 = START_US + g.rng.exp_us(idle_us);
         let c = g.build(t0);
         heap.push(Reverse((c.pkts[0].ts_us, order, i)));
@@ -785,7 +933,7 @@ fn run(args: &Args) -> io::Result<()> {
         open -= 1;
         let (id, port) = (c.client_id, c.cport);
         g.ports[id as usize].release(port);
-        stopping |= w.bytes >= args.size;
+        stopping |= w.bytes >= spec.size;
         if !stopping {
             let t0 = p.ts_us + g.rng.exp_us(idle_us);
             let next = g.build(t0);
@@ -795,74 +943,75 @@ fn run(args: &Args) -> io::Result<()> {
         }
     }
     w.out.flush()?;
-
-    let total: u64 = g.counts.iter().flatten().sum();
-    let n = |k: Kind| g.counts[k as usize][0] + g.counts[k as usize][1];
-    let mut o = io::stdout().lock();
-    writeln!(o, "file={}", args.out)?;
-    writeln!(o, "seed={}", args.seed)?;
-    writeln!(o, "bytes={}", w.bytes)?;
-    writeln!(o, "packets={}", w.packets)?;
-    writeln!(
-        o,
-        "capture_seconds={:.3}",
-        (last_ts - START_US) as f64 / 1e6
-    )?;
-    for k in KINDS {
-        writeln!(o, "kind_{}_ipv4={}", k.name(), g.counts[k as usize][0])?;
-        writeln!(o, "kind_{}_ipv6={}", k.name(), g.counts[k as usize][1])?;
-    }
-    writeln!(o, "http_requests={}", g.http_requests)?;
-    writeln!(o, "peak_open_connections={peak_open}")?;
-    writeln!(o, "tuple_repeats={}", g.tuple_repeats)?;
-    // What `finscope analyze --format json` must put in `totals`.
-    writeln!(o, "expect_connections={total}")?;
-    writeln!(
-        o,
-        "expect_closed_by_client={}",
-        n(Kind::KeepAlive) + n(Kind::Abort)
-    )?;
-    writeln!(
-        o,
-        "expect_closed_by_server={}",
-        n(Kind::Http10) + n(Kind::Health)
-    )?;
-    writeln!(o, "expect_closed_simultaneously=0")?;
-    writeln!(o, "expect_aborted_by_client={}", n(Kind::Abort))?;
-    writeln!(o, "expect_aborted_by_server=0")?;
-    writeln!(
-        o,
-        "expect_close_fin={}",
-        n(Kind::Http10) + n(Kind::KeepAlive) + n(Kind::Health)
-    )?;
-    writeln!(o, "expect_close_rst={}", n(Kind::Abort))?;
-    writeln!(o, "expect_still_open={}", n(Kind::Open))?;
-    writeln!(o, "expect_half_closed=0")?;
-    writeln!(
-        o,
-        "expect_time_wait_on_server={}",
-        n(Kind::Http10) + n(Kind::Health)
-    )?;
-    writeln!(o, "expect_time_wait_on_client={}", n(Kind::KeepAlive))?;
-    Ok(())
+    Ok(Outcome {
+        bytes: w.bytes,
+        packets: w.packets,
+        last_ts,
+        counts: g.counts,
+        http_requests: g.http_requests,
+        peak_open,
+        tuple_repeats: g.tuple_repeats,
+        per_iface: g.per_iface,
+    })
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("gencap: {e}");
-            eprintln!(
-                "usage: gencap --out FILE --size 1G [--seed 42] [--concurrency 400] [--idle-ms 40] [--mix default|short] [--keep-open]"
-            );
-            return ExitCode::from(2);
+impl Outcome {
+    /// The `key=value` lines `gencap` prints after `file=`: what was written, and the counts
+    /// `finscope analyze --format json` must report in `totals` (`expect_*`).
+    pub fn write_expected(&self, spec: &Spec, o: &mut impl Write) -> io::Result<()> {
+        let total: u64 = self.counts.iter().flatten().sum();
+        let n = |k: Kind| self.counts[k as usize][0] + self.counts[k as usize][1];
+        writeln!(o, "seed={}", spec.seed)?;
+        let link_names: Vec<&str> = spec.links.iter().map(|l| l.name()).collect();
+        writeln!(o, "link={}", link_names.join(","))?;
+        if spec.links.len() > 1 {
+            for (l, n) in spec.links.iter().zip(&self.per_iface) {
+                writeln!(o, "connections_on_{}={n}", l.name())?;
+            }
         }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gencap: {}: {e}", args.out);
-            ExitCode::from(2)
+        writeln!(o, "bytes={}", self.bytes)?;
+        writeln!(o, "packets={}", self.packets)?;
+        writeln!(
+            o,
+            "capture_seconds={:.3}",
+            (self.last_ts - START_US) as f64 / 1e6
+        )?;
+        for k in KINDS {
+            writeln!(o, "kind_{}_ipv4={}", k.name(), self.counts[k as usize][0])?;
+            writeln!(o, "kind_{}_ipv6={}", k.name(), self.counts[k as usize][1])?;
         }
+        writeln!(o, "http_requests={}", self.http_requests)?;
+        writeln!(o, "peak_open_connections={}", self.peak_open)?;
+        writeln!(o, "tuple_repeats={}", self.tuple_repeats)?;
+        // What `finscope analyze --format json` must put in `totals`.
+        writeln!(o, "expect_connections={total}")?;
+        writeln!(
+            o,
+            "expect_closed_by_client={}",
+            n(Kind::KeepAlive) + n(Kind::Abort)
+        )?;
+        writeln!(
+            o,
+            "expect_closed_by_server={}",
+            n(Kind::Http10) + n(Kind::Health)
+        )?;
+        writeln!(o, "expect_closed_simultaneously=0")?;
+        writeln!(o, "expect_aborted_by_client={}", n(Kind::Abort))?;
+        writeln!(o, "expect_aborted_by_server=0")?;
+        writeln!(
+            o,
+            "expect_close_fin={}",
+            n(Kind::Http10) + n(Kind::KeepAlive) + n(Kind::Health)
+        )?;
+        writeln!(o, "expect_close_rst={}", n(Kind::Abort))?;
+        writeln!(o, "expect_still_open={}", n(Kind::Open))?;
+        writeln!(o, "expect_half_closed=0")?;
+        writeln!(
+            o,
+            "expect_time_wait_on_server={}",
+            n(Kind::Http10) + n(Kind::Health)
+        )?;
+        writeln!(o, "expect_time_wait_on_client={}", n(Kind::KeepAlive))?;
+        Ok(())
     }
 }
