@@ -44,7 +44,7 @@ use finscope::capture::{CaptureReader, Frame, FrameSink};
 use finscope::decode::{self, Segment};
 use finscope::http::{HttpConn, HttpStreams, HttpSummary};
 use finscope::pipeline;
-use finscope::tcp::{ConnRecord, Tracker, TrackerConfig, TrackerStats};
+use finscope::tcp::{ConnRecord, RecordSink, StreamHandler, Tracker, TrackerConfig, TrackerStats};
 use finscope::time::Timestamp;
 
 #[path = "../examples/gencap/generate.rs"]
@@ -220,10 +220,7 @@ fn stages(c: &mut Criterion) {
             let mut tracker = Tracker::new(tracker_config());
             let mut n = 0u64;
             let mut sink = |r: &ConnRecord, _: &()| n += u64::from(r.client_end == 0);
-            for (seg, ts, frame) in &segments {
-                tracker.segment(seg, *ts, *frame, &mut sink);
-            }
-            tracker.finish(&mut sink);
+            track(&mut tracker, &segments, &mut sink);
             black_box(n)
         })
     });
@@ -235,10 +232,7 @@ fn stages(c: &mut Criterion) {
             let mut sink = |r: &ConnRecord, h: &HttpConn| {
                 n += u64::from(black_box(h.summary(r.client_end)).requests);
             };
-            for (seg, ts, frame) in &segments {
-                tracker.segment(seg, *ts, *frame, &mut sink);
-            }
-            tracker.finish(&mut sink);
+            track(&mut tracker, &segments, &mut sink);
             black_box(n)
         })
     });
@@ -276,11 +270,26 @@ fn records_of(
     let mut records = Vec::new();
     let mut sink =
         |r: &ConnRecord, h: &HttpConn| records.push((r.clone(), h.summary(r.client_end)));
-    for (seg, ts, frame) in segments {
-        tracker.segment(seg, *ts, *frame, &mut sink);
-    }
-    tracker.finish(&mut sink);
+    track(&mut tracker, segments, &mut sink);
     (records, tracker.stats())
+}
+
+/// Feeds every segment to the tracker as the pipeline does: time advances (and finished
+/// connections go) at the end of every batch of frames; everything left goes at the end.
+fn track<H: StreamHandler>(
+    tracker: &mut Tracker<H>,
+    segments: &[(Segment<'_>, Timestamp, u64)],
+    sink: &mut dyn RecordSink<H::Conn>,
+) {
+    let mut now = Timestamp(i64::MIN);
+    for (seg, ts, frame) in segments {
+        now = now.max(*ts);
+        tracker.segment(seg, *ts, *frame, sink);
+        if frame % pipeline::BATCH_FRAMES == 0 {
+            tracker.advance(now, sink);
+        }
+    }
+    tracker.finish(sink);
 }
 
 criterion_group!(benches, stages);
