@@ -78,6 +78,9 @@ pub enum PipelineError {
     /// Writing records failed (for example a closed pipe).
     #[error("writing output: {0}")]
     Output(#[source] io::Error),
+    /// The system refused another thread.
+    #[error("starting a thread: {0}")]
+    Thread(#[source] io::Error),
 }
 
 /// What a run saw besides the records.

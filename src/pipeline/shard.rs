@@ -13,7 +13,7 @@
 //! are the ranks of the frames that started connections: workers report those frames per
 //! batch, and the merger counts them in frame order.
 
-use std::hash::BuildHasher;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
@@ -22,7 +22,7 @@ use crate::analysis::FastMap;
 use crate::capture::CaptureReader;
 use crate::decode::{Segment, TcpFlags};
 use crate::http::{HttpConn, HttpStreams, HttpSummary};
-use crate::net::{Endpoint, FlowKey};
+use crate::net::Endpoint;
 use crate::tcp::{ConnRecord, RecordSink, Tracker, TrackerConfig, TrackerStats};
 use crate::time::Timestamp;
 
@@ -94,17 +94,23 @@ pub(super) fn run(
     thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(n);
         let mut from_workers = Vec::with_capacity(n);
-        for _ in 0..n {
+        for i in 0..n {
             let (work_tx, work_rx) = sync_channel::<Work>(QUEUE);
             let (reply_tx, reply_rx) = sync_channel::<Reply>(QUEUE);
             let tracker_config = config.tracker();
-            scope.spawn(move || work(tracker_config, work_rx, reply_tx));
+            thread::Builder::new()
+                .name(format!("finscope-work{i}"))
+                .spawn_scoped(scope, move || work(tracker_config, work_rx, reply_tx))
+                .map_err(PipelineError::Thread)?;
             to_workers.push(work_tx);
             from_workers.push(reply_rx);
         }
         let read_bytes = &read_bytes;
         let inputs = Inputs::new(config);
-        let reader = scope.spawn(move || read(readers, inputs, to_workers, read_bytes));
+        let reader = thread::Builder::new()
+            .name("finscope-read".into())
+            .spawn_scoped(scope, move || read(readers, inputs, to_workers, read_bytes))
+            .map_err(PipelineError::Thread)?;
         let merged = merge(&from_workers, records, &mut || {
             progress(read_bytes.load(Ordering::Relaxed))
         });
@@ -127,7 +133,6 @@ fn read(
     let mut deal = Deal {
         batches: workers.iter().map(|_| Batch::default()).collect(),
         workers,
-        hasher: foldhash::fast::RandomState::default(),
         gone: false,
     };
     for mut reader in readers {
@@ -150,7 +155,6 @@ fn read(
 struct Deal {
     workers: Vec<SyncSender<Work>>,
     batches: Vec<Batch>,
-    hasher: foldhash::fast::RandomState,
     /// A worker is gone (the merge stopped): stop reading.
     gone: bool,
 }
@@ -174,8 +178,7 @@ impl Deal {
 
 impl Back for Deal {
     fn segment(&mut self, seg: &Segment<'_>, ts: Timestamp, frame: u64) {
-        let (key, _) = FlowKey::of(seg.src, seg.dst);
-        let w = (self.hasher.hash_one(key) % self.batches.len() as u64) as usize;
+        let w = worker_of(seg.src, seg.dst, self.batches.len());
         let batch = &mut self.batches[w];
         let at = batch.bytes.len() as u32;
         batch.bytes.extend_from_slice(seg.payload);
@@ -201,6 +204,31 @@ impl Back for Deal {
     fn stopped(&self) -> bool {
         self.gone
     }
+}
+
+/// The worker that owns the connection between `a` and `b`: the same both ways. A cheap mix
+/// (this runs on the one reader thread for every segment); a crafted capture can at worst
+/// load one worker more than the others, each worker's flow table has its own seeded hash.
+fn worker_of(a: Endpoint, b: Endpoint, workers: usize) -> usize {
+    /// MurmurHash3's 64-bit finalizer: every input bit reaches every output bit.
+    fn fmix(mut x: u64) -> u64 {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    }
+    fn mix(e: Endpoint) -> u64 {
+        let ip = match e.ip {
+            IpAddr::V4(v4) => u64::from(u32::from(v4)),
+            IpAddr::V6(v6) => {
+                let x = u128::from(v6);
+                fmix(x as u64) ^ ((x >> 64) as u64)
+            }
+        };
+        fmix((ip << 16) ^ u64::from(e.port))
+    }
+    (fmix(mix(a) ^ mix(b)) % workers as u64) as usize
 }
 
 /// A worker: tracks its share of the connections, batch by batch.
@@ -322,4 +350,26 @@ fn merge(
     }
     stats.peak_tracked = stats.peak_tracked.max(peak_held);
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_go_to_one_worker_and_ports_spread_the_load() {
+        let server = Endpoint::new("127.0.0.1".parse().unwrap(), 8080);
+        let v6 = Endpoint::new("::1".parse().unwrap(), 443);
+        let mut load = [0usize; 4];
+        for port in 32768..36864u16 {
+            let client = Endpoint::new("127.0.0.1".parse().unwrap(), port);
+            let w = worker_of(client, server, 4);
+            assert_eq!(w, worker_of(server, client, 4));
+            load[w] += 1;
+            let c6 = Endpoint::new("::1".parse().unwrap(), port);
+            assert_eq!(worker_of(c6, v6, 3), worker_of(v6, c6, 3));
+        }
+        // 4096 connections from one host: each worker gets a fair share.
+        assert!(load.iter().all(|&n| (768..=1280).contains(&n)), "{load:?}");
+    }
 }

@@ -75,7 +75,8 @@ pub struct Tracker<H: StreamHandler = NoPayload> {
     handler: H,
     /// Out-of-order bytes that may still be held, over all connections.
     held_budget: usize,
-    flows: HashMap<FlowKey, Connection<H::Conn>, foldhash::fast::RandomState>,
+    /// Boxed, so that the table's probes touch small entries and its growth moves little.
+    flows: HashMap<FlowKey, Box<Connection<H::Conn>>, foldhash::fast::RandomState>,
     /// Finished connections by linger deadline, earliest first.
     finished: BinaryHeap<Reverse<Due>>,
     next_stream: u64,
@@ -144,7 +145,7 @@ impl<H: StreamHandler> Tracker<H> {
                     let reused_while_open = conn.was_open_with_traffic();
                     let app = self.handler.open();
                     let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
-                    let old = std::mem::replace(conn, next);
+                    let old = std::mem::replace(conn, Box::new(next));
                     emit(
                         &mut self.handler,
                         &mut self.held_budget,
@@ -171,7 +172,7 @@ impl<H: StreamHandler> Tracker<H> {
                 self.next_stream += 1;
                 self.stats.connections += 1;
                 was_complete = false;
-                e.insert(conn)
+                e.insert(Box::new(conn))
             }
         };
         conn.on_segment(
@@ -320,7 +321,7 @@ fn unless_closed<A>(conn: &Connection<A>, other: EndReason) -> EndReason {
 fn emit<H: StreamHandler>(
     handler: &mut H,
     budget: &mut usize,
-    mut conn: Connection<H::Conn>,
+    mut conn: Box<Connection<H::Conn>>,
     end: EndReason,
     reused_at: Option<Timestamp>,
     sink: &mut dyn RecordSink<H::Conn>,
