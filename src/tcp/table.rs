@@ -149,7 +149,7 @@ impl<H: StreamHandler> Tracker<H> {
                     emit(
                         &mut self.handler,
                         &mut self.held_budget,
-                        old,
+                        *old,
                         EndReason::Reused,
                         Some(ts),
                         sink,
@@ -233,7 +233,7 @@ impl<H: StreamHandler> Tracker<H> {
                 emit(
                     &mut self.handler,
                     &mut self.held_budget,
-                    conn,
+                    *conn,
                     EndReason::Closed,
                     None,
                     sink,
@@ -265,7 +265,7 @@ impl<H: StreamHandler> Tracker<H> {
                 emit(
                     &mut self.handler,
                     &mut self.held_budget,
-                    conn,
+                    *conn,
                     end,
                     None,
                     sink,
@@ -288,7 +288,7 @@ impl<H: StreamHandler> Tracker<H> {
                 emit(
                     &mut self.handler,
                     &mut self.held_budget,
-                    conn,
+                    *conn,
                     end,
                     None,
                     sink,
@@ -321,7 +321,7 @@ fn unless_closed<A>(conn: &Connection<A>, other: EndReason) -> EndReason {
 fn emit<H: StreamHandler>(
     handler: &mut H,
     budget: &mut usize,
-    mut conn: Box<Connection<H::Conn>>,
+    mut conn: Connection<H::Conn>,
     end: EndReason,
     reused_at: Option<Timestamp>,
     sink: &mut dyn RecordSink<H::Conn>,
