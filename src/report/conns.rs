@@ -1,195 +1,227 @@
 //! One record per connection: NDJSON lines and CSV rows with the same fields.
+//!
+//! `conns` writes a record for every connection of a capture, so these writers run as often as
+//! the tracker emits and must cost little next to tracking itself. They write the fixed record
+//! shape piece by piece into a [`Line`] on the stack: field names as literal bytes, numbers by
+//! hand, no intermediate structs, strings or maps, one call into the caller's writer per record.
+//! The JSON is byte for byte what serde_json writes for the shape in docs/json-schema.md; the
+//! tests keep that serde rendering as the reference.
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
 use crate::analysis::{close_after_request, close_reason, idle_before_close};
-use crate::http::HttpSummary;
+use crate::http::{HttpSummary, Method};
 use crate::net::Side;
 use crate::tcp::{ConnRecord, Mark};
 
-use super::secs;
+mod line;
+#[cfg(test)]
+mod tests;
 
-#[derive(Serialize)]
-struct MarkJson {
-    side: &'static str,
-    time_s: f64,
-    frame: u64,
-}
-
-impl From<Mark> for MarkJson {
-    fn from(m: Mark) -> Self {
-        MarkJson {
-            side: m.side.as_str(),
-            time_s: secs(m.ts),
-            frame: m.frame,
-        }
-    }
-}
-
-/// The JSON shape of a connection record (documented in docs/json-schema.md).
-#[derive(Serialize)]
-struct ConnJson {
-    stream: u64,
-    client: String,
-    server: String,
-    roles: &'static str,
-    roles_basis: &'static str,
-    first_time_s: f64,
-    last_time_s: f64,
-    duration_ms: f64,
-    first_frame: u64,
-    last_frame: u64,
-    client_packets: u64,
-    server_packets: u64,
-    client_payload_bytes: u64,
-    server_payload_bytes: u64,
-    close: &'static str,
-    closer: Option<&'static str>,
-    reset_by: Option<&'static str>,
-    time_wait: Option<&'static str>,
-    time_wait_start_s: Option<f64>,
-    first_fin: Option<MarkJson>,
-    first_rst: Option<MarkJson>,
-    client_state: &'static str,
-    server_state: &'static str,
-    conn_state: &'static str,
-    fin_retransmits: u32,
-    anomalies: Vec<&'static str>,
-    end: &'static str,
-    close_reason: &'static str,
-    idle_before_close_ms: Option<f64>,
-    close_after_request: Option<u32>,
-    http: HttpJson,
-}
-
-#[derive(Serialize)]
-struct RequestJson {
-    method: &'static str,
-    target: String,
-    version: &'static str,
-    has_host: bool,
-}
-
-/// What HTTP saw on one connection.
-#[derive(Serialize)]
-struct HttpJson {
-    app: &'static str,
-    requests: u32,
-    responses: u32,
-    interim_responses: u32,
-    methods: std::collections::BTreeMap<&'static str, u32>,
-    request_versions: std::collections::BTreeMap<&'static str, u32>,
-    response_versions: std::collections::BTreeMap<&'static str, u32>,
-    status_classes: std::collections::BTreeMap<&'static str, u32>,
-    requests_without_host: u32,
-    client_connection_close: u32,
-    client_keep_alive: u32,
-    server_connection_close: u32,
-    server_keep_alive: u32,
-    keep_alive_timeout_s: Option<u32>,
-    first_request: Option<RequestJson>,
-    last_request_time_s: Option<f64>,
-    last_response_time_s: Option<f64>,
-    unanswered_requests: u32,
-    gaps: u32,
-    resyncs: u32,
-    parse_errors: u32,
-    upgraded: bool,
-}
+use line::Line;
 
 const VERSIONS: [&str; 2] = ["1.0", "1.1"];
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-fn nonzero<const N: usize>(
-    names: [&'static str; N],
-    counts: &[u32; N],
-) -> std::collections::BTreeMap<&'static str, u32> {
-    names
-        .into_iter()
-        .zip(counts.iter().copied())
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
-fn http_json(h: &HttpSummary) -> HttpJson {
-    HttpJson {
-        app: h.app.as_str(),
-        requests: h.requests,
-        responses: h.responses,
-        interim_responses: h.interim_responses,
-        methods: h.method_counts().map(|(m, n)| (m.as_str(), n)).collect(),
-        request_versions: nonzero(VERSIONS, &h.request_versions),
-        response_versions: nonzero(VERSIONS, &h.response_versions),
-        status_classes: nonzero(CLASSES, &h.status_classes),
-        requests_without_host: h.requests_without_host,
-        client_connection_close: h.client_conn_close,
-        client_keep_alive: h.client_keep_alive,
-        server_connection_close: h.server_conn_close,
-        server_keep_alive: h.server_keep_alive,
-        keep_alive_timeout_s: h.keep_alive_timeout_s,
-        first_request: h.first_request.as_ref().map(|q| RequestJson {
-            method: q.method.as_str(),
-            target: q.target.clone(),
-            version: VERSIONS[usize::from(q.version.min(1))],
-            has_host: q.has_host,
-        }),
-        last_request_time_s: h.last_request_ts.map(secs),
-        last_response_time_s: h.last_response_ts.map(secs),
-        unanswered_requests: h.unanswered_requests,
-        gaps: h.gaps,
-        resyncs: h.resyncs,
-        parse_errors: h.parse_errors,
-        upgraded: h.upgraded,
-    }
-}
-
-fn conn_json(r: &ConnRecord, h: &HttpSummary) -> ConnJson {
-    ConnJson {
-        stream: r.stream,
-        client: r.client.to_string(),
-        server: r.server.to_string(),
-        roles: r.roles_basis.roles(),
-        roles_basis: r.roles_basis.as_str(),
-        first_time_s: secs(r.first_ts),
-        last_time_s: secs(r.last_ts),
-        duration_ms: (r.duration().as_millis_f64() * 1000.0).round() / 1000.0,
-        first_frame: r.first_frame,
-        last_frame: r.last_frame,
-        client_packets: r.side(Side::Client).packets,
-        server_packets: r.side(Side::Server).packets,
-        client_payload_bytes: r.side(Side::Client).payload_bytes,
-        server_payload_bytes: r.side(Side::Server).payload_bytes,
-        close: r.close.as_str(),
-        closer: r.closer.map(|p| p.as_str()),
-        reset_by: r.reset_by.map(|p| p.as_str()),
-        time_wait: r.time_wait.map(|p| p.as_str()),
-        time_wait_start_s: r.time_wait_start.map(secs),
-        first_fin: r.first_fin.map(MarkJson::from),
-        first_rst: r.first_rst.map(MarkJson::from),
-        client_state: r.final_state[0].as_str(),
-        server_state: r.final_state[1].as_str(),
-        conn_state: r.conn_state,
-        fin_retransmits: r.fin_retransmits,
-        anomalies: r.anomalies.iter().map(|a| a.as_str()).collect(),
-        end: r.end.as_str(),
-        close_reason: close_reason(r, h).as_str(),
-        idle_before_close_ms: idle_before_close(r)
-            .map(|d| (d.as_millis_f64() * 1000.0).round() / 1000.0),
-        close_after_request: close_after_request(r, h),
-        http: http_json(h),
-    }
-}
+/// Methods in the order of their names, the order a JSON object with sorted keys lists them.
+const METHODS_BY_NAME: [Method; 10] = [
+    Method::Connect,
+    Method::Delete,
+    Method::Get,
+    Method::Head,
+    Method::Options,
+    Method::Other,
+    Method::Patch,
+    Method::Post,
+    Method::Put,
+    Method::Trace,
+];
 
 /// Writes `r` as one JSON line.
-pub fn write_ndjson_record(
-    out: &mut dyn Write,
+///
+/// Generic so that the writer's own buffering inlines; `&mut dyn Write` works too.
+pub fn write_ndjson_record<W: Write + ?Sized>(
+    out: &mut W,
     r: &ConnRecord,
-    http: &HttpSummary,
+    h: &HttpSummary,
 ) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &conn_json(r, http))?;
-    out.write_all(b"\n")
+    let client = r.side(Side::Client);
+    let server = r.side(Side::Server);
+    let mut l = Line::new(out);
+    l.put(b"{\"stream\":");
+    l.u64(r.stream);
+    l.put(b",\"client\":\"");
+    l.endpoint(r.client);
+    l.put(b"\",\"server\":\"");
+    l.endpoint(r.server);
+    l.put(b"\",\"roles\":");
+    l.name(r.roles_basis.roles());
+    l.put(b",\"roles_basis\":");
+    l.name(r.roles_basis.as_str());
+    l.put(b",\"first_time_s\":");
+    l.secs(r.first_ts);
+    l.put(b",\"last_time_s\":");
+    l.secs(r.last_ts);
+    l.put(b",\"duration_ms\":");
+    l.millis(r.duration());
+    l.put(b",\"first_frame\":");
+    l.u64(r.first_frame);
+    l.put(b",\"last_frame\":");
+    l.u64(r.last_frame);
+    l.put(b",\"client_packets\":");
+    l.u64(client.packets);
+    l.put(b",\"server_packets\":");
+    l.u64(server.packets);
+    l.put(b",\"client_payload_bytes\":");
+    l.u64(client.payload_bytes);
+    l.put(b",\"server_payload_bytes\":");
+    l.u64(server.payload_bytes);
+    l.put(b",\"close\":");
+    l.name(r.close.as_str());
+    l.put(b",\"closer\":");
+    l.opt_name(r.closer.map(|p| p.as_str()));
+    l.put(b",\"reset_by\":");
+    l.opt_name(r.reset_by.map(|p| p.as_str()));
+    l.put(b",\"time_wait\":");
+    l.opt_name(r.time_wait.map(|p| p.as_str()));
+    l.put(b",\"time_wait_start_s\":");
+    l.opt_secs(r.time_wait_start);
+    l.put(b",\"first_fin\":");
+    l.mark(r.first_fin);
+    l.put(b",\"first_rst\":");
+    l.mark(r.first_rst);
+    l.put(b",\"client_state\":");
+    l.name(r.final_state[0].as_str());
+    l.put(b",\"server_state\":");
+    l.name(r.final_state[1].as_str());
+    l.put(b",\"conn_state\":");
+    l.name(r.conn_state);
+    l.put(b",\"fin_retransmits\":");
+    l.u64(r.fin_retransmits.into());
+    l.put(b",\"anomalies\":[");
+    for (i, a) in r.anomalies.iter().enumerate() {
+        if i > 0 {
+            l.put(b",");
+        }
+        l.name(a.as_str());
+    }
+    l.put(b"],\"end\":");
+    l.name(r.end.as_str());
+    l.put(b",\"close_reason\":");
+    l.name(close_reason(r, h).as_str());
+    l.put(b",\"idle_before_close_ms\":");
+    match idle_before_close(r) {
+        Some(d) => l.millis(d),
+        None => l.put(b"null"),
+    }
+    l.put(b",\"close_after_request\":");
+    l.opt_u32(close_after_request(r, h));
+    l.put(b",\"http\":");
+    l.http(h);
+    l.put(b"}\n");
+    l.finish()
+}
+
+impl<W: Write + ?Sized> Line<'_, W> {
+    /// The `http` object of a record.
+    fn http(&mut self, h: &HttpSummary) {
+        self.put(b"{\"app\":");
+        self.name(h.app.as_str());
+        self.put(b",\"requests\":");
+        self.u64(h.requests.into());
+        self.put(b",\"responses\":");
+        self.u64(h.responses.into());
+        self.put(b",\"interim_responses\":");
+        self.u64(h.interim_responses.into());
+        self.put(b",\"methods\":");
+        self.counts(
+            METHODS_BY_NAME
+                .iter()
+                .map(|m| (m.as_str(), h.methods[m.idx()])),
+        );
+        self.put(b",\"request_versions\":");
+        self.counts(VERSIONS.into_iter().zip(h.request_versions));
+        self.put(b",\"response_versions\":");
+        self.counts(VERSIONS.into_iter().zip(h.response_versions));
+        self.put(b",\"status_classes\":");
+        self.counts(CLASSES.into_iter().zip(h.status_classes));
+        self.put(b",\"requests_without_host\":");
+        self.u64(h.requests_without_host.into());
+        self.put(b",\"client_connection_close\":");
+        self.u64(h.client_conn_close.into());
+        self.put(b",\"client_keep_alive\":");
+        self.u64(h.client_keep_alive.into());
+        self.put(b",\"server_connection_close\":");
+        self.u64(h.server_conn_close.into());
+        self.put(b",\"server_keep_alive\":");
+        self.u64(h.server_keep_alive.into());
+        self.put(b",\"keep_alive_timeout_s\":");
+        self.opt_u32(h.keep_alive_timeout_s);
+        self.put(b",\"first_request\":");
+        match &h.first_request {
+            Some(q) => {
+                self.put(b"{\"method\":");
+                self.name(q.method.as_str());
+                self.put(b",\"target\":");
+                self.json_str(&q.target);
+                self.put(b",\"version\":");
+                self.name(VERSIONS[usize::from(q.version.min(1))]);
+                self.put(if q.has_host {
+                    b",\"has_host\":true}"
+                } else {
+                    b",\"has_host\":false}"
+                });
+            }
+            None => self.put(b"null"),
+        }
+        self.put(b",\"last_request_time_s\":");
+        self.opt_secs(h.last_request_ts);
+        self.put(b",\"last_response_time_s\":");
+        self.opt_secs(h.last_response_ts);
+        self.put(b",\"unanswered_requests\":");
+        self.u64(h.unanswered_requests.into());
+        self.put(b",\"gaps\":");
+        self.u64(h.gaps.into());
+        self.put(b",\"resyncs\":");
+        self.u64(h.resyncs.into());
+        self.put(b",\"parse_errors\":");
+        self.u64(h.parse_errors.into());
+        self.put(if h.upgraded {
+            b",\"upgraded\":true}"
+        } else {
+            b",\"upgraded\":false}"
+        });
+    }
+
+    /// `{"side":..,"time_s":..,"frame":..}` or `null`.
+    fn mark(&mut self, m: Option<Mark>) {
+        let Some(m) = m else {
+            return self.put(b"null");
+        };
+        self.put(b"{\"side\":");
+        self.name(m.side.as_str());
+        self.put(b",\"time_s\":");
+        self.secs(m.ts);
+        self.put(b",\"frame\":");
+        self.u64(m.frame);
+        self.put(b"}");
+    }
+
+    /// An object of the nonzero counts, keys in the order given (which must be sorted).
+    fn counts(&mut self, counts: impl Iterator<Item = (&'static str, u32)>) {
+        self.put(b"{");
+        let mut first = true;
+        for (name, n) in counts.filter(|&(_, n)| n > 0) {
+            if !first {
+                self.put(b",");
+            }
+            first = false;
+            self.name(name);
+            self.put(b":");
+            self.u64(n.into());
+        }
+        self.put(b"}");
+    }
 }
 
 const CSV_COLUMNS: &[&str] = &[
@@ -236,99 +268,113 @@ const CSV_COLUMNS: &[&str] = &[
     "http_first_request",
 ];
 
-/// A CSV cell: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
-/// `@` is prefixed with `'` so spreadsheets do not run it as a formula.
-fn cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-pub fn write_csv_header(out: &mut dyn Write) -> io::Result<()> {
+pub fn write_csv_header<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
     writeln!(out, "{}", CSV_COLUMNS.join(","))
 }
 
 /// Writes `r` as one CSV row. Only the request target comes from packets; it is quoted and
-/// made inert by `cell`. IPv6 endpoints use `[addr]:port`.
-pub fn write_csv_record(out: &mut dyn Write, r: &ConnRecord, h: &HttpSummary) -> io::Result<()> {
-    let opt = |o: Option<&'static str>| o.unwrap_or("");
-    let ts = |t: Option<crate::time::Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
-    let mark = |m: Option<Mark>| match m {
-        Some(m) => format!("{},{},{}", m.side, m.ts, m.frame),
-        None => ",,".to_string(),
-    };
-    let anomalies: Vec<&str> = r.anomalies.iter().map(|a| a.as_str()).collect();
-    let idle = idle_before_close(r)
-        .map(|d| format!("{:.3}", d.as_millis_f64()))
-        .unwrap_or_default();
-    let first = h
-        .first_request
-        .as_ref()
-        .map(|q| cell(&format!("{} {}", q.method.as_str(), q.target)))
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        r.stream,
-        r.client,
-        r.server,
-        r.roles_basis.roles(),
-        r.roles_basis.as_str(),
-        r.first_ts,
-        r.last_ts,
-        r.duration().as_millis_f64(),
+/// made inert by `Line::cell`. IPv6 endpoints use `[addr]:port`.
+pub fn write_csv_record<W: Write + ?Sized>(
+    out: &mut W,
+    r: &ConnRecord,
+    h: &HttpSummary,
+) -> io::Result<()> {
+    let client = r.side(Side::Client);
+    let server = r.side(Side::Server);
+    let mut l = Line::new(out);
+    l.u64(r.stream);
+    l.put(b",");
+    l.endpoint(r.client);
+    l.put(b",");
+    l.endpoint(r.server);
+    l.put(b",");
+    l.put(r.roles_basis.roles().as_bytes());
+    l.put(b",");
+    l.put(r.roles_basis.as_str().as_bytes());
+    l.put(b",");
+    l.timestamp(r.first_ts);
+    l.put(b",");
+    l.timestamp(r.last_ts);
+    l.put(b",");
+    l.millis_3(r.duration());
+    for n in [
         r.first_frame,
         r.last_frame,
-        r.side(Side::Client).packets,
-        r.side(Side::Server).packets,
-        r.side(Side::Client).payload_bytes,
-        r.side(Side::Server).payload_bytes,
-        r.close.as_str(),
-        opt(r.closer.map(|p| p.as_str())),
-        opt(r.reset_by.map(|p| p.as_str())),
-        opt(r.time_wait.map(|p| p.as_str())),
-        ts(r.time_wait_start),
-        mark(r.first_fin),
-        mark(r.first_rst),
+        client.packets,
+        server.packets,
+        client.payload_bytes,
+        server.payload_bytes,
+    ] {
+        l.put(b",");
+        l.u64(n);
+    }
+    l.put(b",");
+    l.put(r.close.as_str().as_bytes());
+    for p in [r.closer, r.reset_by, r.time_wait] {
+        l.put(b",");
+        if let Some(p) = p {
+            l.put(p.as_str().as_bytes());
+        }
+    }
+    l.put(b",");
+    if let Some(t) = r.time_wait_start {
+        l.timestamp(t);
+    }
+    for m in [r.first_fin, r.first_rst] {
+        l.put(b",");
+        match m {
+            Some(m) => {
+                l.put(m.side.as_str().as_bytes());
+                l.put(b",");
+                l.timestamp(m.ts);
+                l.put(b",");
+                l.u64(m.frame);
+            }
+            None => l.put(b",,"),
+        }
+    }
+    for s in [
         r.final_state[0].as_str(),
         r.final_state[1].as_str(),
         r.conn_state,
-        r.fin_retransmits,
-        anomalies.join(";"),
-        r.end.as_str(),
-        close_reason(r, h).as_str(),
-        idle,
-        h.app.as_str(),
+    ] {
+        l.put(b",");
+        l.put(s.as_bytes());
+    }
+    l.put(b",");
+    l.u64(r.fin_retransmits.into());
+    l.put(b",");
+    for (i, a) in r.anomalies.iter().enumerate() {
+        if i > 0 {
+            l.put(b";");
+        }
+        l.put(a.as_str().as_bytes());
+    }
+    l.put(b",");
+    l.put(r.end.as_str().as_bytes());
+    l.put(b",");
+    l.put(close_reason(r, h).as_str().as_bytes());
+    l.put(b",");
+    if let Some(d) = idle_before_close(r) {
+        l.millis_3(d);
+    }
+    l.put(b",");
+    l.put(h.app.as_str().as_bytes());
+    for n in [
         h.requests,
         h.responses,
         h.request_versions[0],
         h.request_versions[1],
         h.client_conn_close,
         h.server_conn_close,
-        first,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cell;
-
-    #[test]
-    fn csv_cells_are_quoted_and_formulas_made_inert() {
-        assert_eq!(cell("plain"), "plain");
-        assert_eq!(cell("=cmd()"), "'=cmd()");
-        assert_eq!(cell("+1"), "'+1");
-        assert_eq!(cell("-1"), "'-1");
-        assert_eq!(cell("@x"), "'@x");
-        assert_eq!(cell("a,b"), "\"a,b\"");
-        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(cell("=a,b"), "\"'=a,b\"");
+    ] {
+        l.put(b",");
+        l.u64(n.into());
     }
+    l.put(b",");
+    if let Some(q) = &h.first_request {
+        l.cell(&[q.method.as_str(), " ", &q.target]);
+    }
+    l.put(b"\n");
+    l.finish()
 }

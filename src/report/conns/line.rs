@@ -1,0 +1,361 @@
+//! [`Line`]: where a `conns` record is put together before it goes to the writer, and the
+//! pieces records are made of: numbers, times, names, escaped strings, CSV cells. Everything
+//! here writes exactly what serde_json (for JSON) or `Display` and `format!` (for CSV) would.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use crate::net::Endpoint;
+use crate::report::secs;
+use crate::time::{Duration, Timestamp};
+
+/// Bytes a [`Line`] gathers before handing them on: more than most records.
+pub(super) const LINE_BUF: usize = 2048;
+
+/// A record on its way to a writer. Its pieces gather in a stack buffer, so each costs a copy
+/// rather than a call into the writer; the buffer goes out when full and at the end. Writing
+/// into it cannot fail: the writer's first error is kept and returned by [`Line::finish`],
+/// and nothing more is written after it.
+pub(super) struct Line<'w, W: Write + ?Sized> {
+    out: &'w mut W,
+    buf: [u8; LINE_BUF],
+    len: usize,
+    error: Option<io::Error>,
+}
+
+impl<'w, W: Write + ?Sized> Line<'w, W> {
+    pub(super) fn new(out: &'w mut W) -> Self {
+        Line {
+            out,
+            buf: [0; LINE_BUF],
+            len: 0,
+            error: None,
+        }
+    }
+
+    #[inline]
+    pub(super) fn put(&mut self, bytes: &[u8]) {
+        if bytes.len() <= LINE_BUF - self.len {
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            self.put_long(bytes);
+        }
+    }
+
+    #[inline]
+    pub(super) fn byte(&mut self, b: u8) {
+        if self.len == LINE_BUF {
+            self.flush();
+        }
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    #[cold]
+    fn put_long(&mut self, bytes: &[u8]) {
+        self.flush();
+        if bytes.len() <= LINE_BUF {
+            self.put(bytes);
+        } else if self.error.is_none() {
+            if let Err(e) = self.out.write_all(bytes) {
+                self.fail(e);
+            }
+        }
+    }
+
+    /// The next `n` bytes of the line (`n` at most [`LINE_BUF`]), for the caller to fill.
+    #[inline]
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if n > LINE_BUF - self.len {
+            self.flush();
+        }
+        let start = self.len;
+        self.len += n;
+        &mut self.buf[start..self.len]
+    }
+
+    fn flush(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(&self.buf[..self.len]) {
+                self.fail(e);
+            }
+        }
+        self.len = 0;
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        self.error.get_or_insert(e);
+    }
+
+    /// Hands the rest of the line to the writer; the first error on the way, if any.
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        self.flush();
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+/// For the rare pieces formatted by `core::fmt` or serde_json (IPv6 addresses, floats off the
+/// fast paths).
+impl<W: Write + ?Sized> Write for Line<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.put(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write + ?Sized> Line<'_, W> {
+    /// A name finscope itself chose (an enum's `as_str`), quoted: none of them needs escaping
+    /// (the tests render every one).
+    pub(super) fn name(&mut self, s: &'static str) {
+        debug_assert!(s.bytes().all(|b| ESCAPE[usize::from(b)] == 0), "{s:?}");
+        self.byte(b'"');
+        self.put(s.as_bytes());
+        self.byte(b'"');
+    }
+
+    pub(super) fn opt_name(&mut self, s: Option<&'static str>) {
+        match s {
+            Some(s) => self.name(s),
+            None => self.put(b"null"),
+        }
+    }
+
+    pub(super) fn opt_u32(&mut self, n: Option<u32>) {
+        match n {
+            Some(n) => self.u64(n.into()),
+            None => self.put(b"null"),
+        }
+    }
+
+    /// A time as the JSON carries it: seconds, to the microsecond.
+    pub(super) fn secs(&mut self, t: Timestamp) {
+        // 2^-20 between neighbouring floats below 2^33 s (the year 2242): finer than 1 µs.
+        self.fixed::<6>(secs(t), 8_589_934_592.0);
+    }
+
+    pub(super) fn opt_secs(&mut self, t: Option<Timestamp>) {
+        match t {
+            Some(t) => self.secs(t),
+            None => self.put(b"null"),
+        }
+    }
+
+    /// A duration as the JSON carries it: milliseconds, to the microsecond.
+    pub(super) fn millis(&mut self, d: Duration) {
+        // 2^-10 between neighbouring floats below 2^43 ms: finer than 0.001.
+        let ms = (d.as_millis_f64() * 1000.0).round() / 1000.0;
+        self.fixed::<3>(ms, 8_796_093_022_208.0);
+    }
+
+    /// `v` exactly as serde_json writes it, quickly when `v` is the float nearest to a whole
+    /// number of `10^-DIGITS` and neighbouring floats are less than `10^-DIGITS` apart (below
+    /// `limit`). Then that decimal is the only one of its length or shorter that reads back
+    /// as `v`, so it is the shortest round-trip form serde_json prints: the digits with
+    /// trailing zeros dropped (`1.5`, `2.0`), in plain notation from 1e-5 up.
+    fn fixed<const DIGITS: u32>(&mut self, v: f64, limit: f64) {
+        let scale = const { 10u64.pow(DIGITS) };
+        let units = (v * scale as f64).round();
+        if units >= 1.0 && (1e-5..limit).contains(&v) && units / scale as f64 == v {
+            // Below 2^53, so `units` is a whole number held exactly.
+            let units = units as u64;
+            self.u64(units / scale);
+            self.put(b".");
+            let (mut frac, mut width) = (units % scale, DIGITS as usize);
+            while frac % 10 == 0 && width > 1 {
+                frac /= 10;
+                width -= 1;
+            }
+            fill_digits(self.room(width), frac);
+        } else if let Err(e) = serde_json::to_writer(&mut *self, &v) {
+            self.fail(e.into());
+        }
+    }
+
+    /// A JSON string from packet bytes, quoted and escaped as serde_json does.
+    pub(super) fn json_str(&mut self, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bytes = s.as_bytes();
+        self.put(b"\"");
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let esc = ESCAPE[usize::from(b)];
+            if esc == 0 {
+                continue;
+            }
+            self.put(&bytes[start..i]);
+            if esc == b'u' {
+                self.put(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
+            } else {
+                self.put(&[b'\\', esc]);
+            }
+            start = i + 1;
+        }
+        self.put(&bytes[start..]);
+        self.put(b"\"");
+    }
+
+    /// `n` in decimal.
+    #[inline(always)]
+    pub(super) fn u64(&mut self, n: u64) {
+        if n < 10 {
+            // Most counts are 0 or 1.
+            self.byte(b'0' + n as u8);
+        } else {
+            self.u64_digits(n);
+        }
+    }
+
+    #[inline(never)]
+    fn u64_digits(&mut self, n: u64) {
+        let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
+        fill_digits(self.room(digits), n);
+    }
+
+    pub(super) fn i64(&mut self, n: i64) {
+        if n < 0 {
+            self.put(b"-");
+        }
+        self.u64(n.unsigned_abs());
+    }
+
+    /// `ip:port`, IPv6 as `[addr]:port`: the `Display` of [`Endpoint`], IPv4 done by hand.
+    pub(super) fn endpoint(&mut self, e: Endpoint) {
+        match e.ip {
+            IpAddr::V4(a) => {
+                let [a, b, c, d] = a.octets();
+                self.u64(a.into());
+                self.put(b".");
+                self.u64(b.into());
+                self.put(b".");
+                self.u64(c.into());
+                self.put(b".");
+                self.u64(d.into());
+                self.put(b":");
+                self.u64(e.port.into());
+            }
+            IpAddr::V6(_) => {
+                if let Err(err) = write!(self, "{e}") {
+                    self.fail(err);
+                }
+            }
+        }
+    }
+
+    /// `seconds.microseconds`: the `Display` of [`Timestamp`].
+    pub(super) fn timestamp(&mut self, t: Timestamp) {
+        let micros = t.0.rem_euclid(Timestamp::NANOS_PER_SEC) / 1000;
+        self.i64(t.0.div_euclid(Timestamp::NANOS_PER_SEC));
+        self.put(b".");
+        fill_digits(self.room(6), micros.unsigned_abs());
+    }
+
+    /// A duration in milliseconds with three decimals, as `format!("{:.3}", d.as_millis_f64())`.
+    pub(super) fn millis_3(&mut self, d: Duration) {
+        // Below 1e14 ns the float is within 1e-8 ms of the exact value, far closer than the
+        // 1e-6 ms from a whole nanosecond to a rounding boundary, so rounding the integer
+        // gives the same digits; exact ties (…500 ns) are left to the float formatter.
+        let n = d.0;
+        if (0..100_000_000_000_000).contains(&n) && n % 1000 != 500 {
+            let micros = (n as u64 + 500) / 1000;
+            self.u64(micros / 1000);
+            self.put(b".");
+            fill_digits(self.room(3), micros % 1000);
+        } else if let Err(e) = write!(self, "{:.3}", d.as_millis_f64()) {
+            self.fail(e);
+        }
+    }
+
+    /// A CSV cell made of `parts`: quoted when it holds a comma, quote or line break; a
+    /// leading `=`, `+`, `-` or `@` is prefixed with `'` so spreadsheets do not run it as a
+    /// formula.
+    pub(super) fn cell(&mut self, parts: &[&str]) {
+        let special = |b: &u8| matches!(b, b',' | b'"' | b'\n' | b'\r');
+        let quoted = parts.iter().any(|p| p.as_bytes().iter().any(special));
+        let formula = parts
+            .iter()
+            .find(|p| !p.is_empty())
+            .is_some_and(|p| p.starts_with(['=', '+', '-', '@']));
+        if quoted {
+            self.put(b"\"");
+        }
+        if formula {
+            self.put(b"'");
+        }
+        for p in parts {
+            if quoted {
+                for (i, chunk) in p.split('"').enumerate() {
+                    if i > 0 {
+                        self.put(b"\"\"");
+                    }
+                    self.put(chunk.as_bytes());
+                }
+            } else {
+                self.put(p.as_bytes());
+            }
+        }
+        if quoted {
+            self.put(b"\"");
+        }
+    }
+}
+
+/// What serde_json writes for each byte of a string: 0 for the byte itself, else the letter
+/// after the backslash (`u` for `\u00XX`).
+pub(super) static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// `00`, `01`, ... `99`.
+static DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Fills `dst` with the last `dst.len()` decimal digits of `n`, zero-padded.
+fn fill_digits(dst: &mut [u8], mut n: u64) {
+    let mut end = dst.len();
+    // 32-bit division is cheaper; most numbers here fit.
+    while n > u64::from(u32::MAX) && end >= 2 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        dst[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        end -= 2;
+    }
+    let mut n = n as u32;
+    while end >= 2 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        dst[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        end -= 2;
+    }
+    if end == 1 {
+        dst[0] = b'0' + (n % 10) as u8;
+    }
+}
