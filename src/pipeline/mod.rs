@@ -8,7 +8,7 @@
 //! that released them, then by the frame that started them. That makes the output independent
 //! of how the connections are split between threads: with `threads > 1` a reader decodes and
 //! hands each segment, by connection hash, to one of several workers that each own a flow
-//! table ([`shard`]), and the calling thread merges their records back into that order,
+//! table (module `shard`), and the calling thread merges their records back into that order,
 //! numbering streams as one tracker would have.
 
 use std::io;
