@@ -1,8 +1,8 @@
 //! [`HttpConn`]: one connection's HTTP/1.x tracker, fed with each end's in-order stream bytes.
 //!
 //! Each end's stream runs through [`Phase`]s: its first bytes are classified, then message heads
-//! are parsed with httparse straight from the caller's slice and bodies are skipped by
-//! arithmetic. Only the unparsed tail of a head (or chunk-size line, or candidate line while
+//! are parsed (strict reader, else httparse) straight from the caller's slice and bodies are
+//! skipped by arithmetic. Only the unparsed tail of a head (or chunk-size line, or candidate line while
 //! resynchronising) split across calls is copied, into a buffer capped at [`PENDING_MAX`].
 
 use std::mem;
