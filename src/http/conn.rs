@@ -245,6 +245,13 @@ impl HttpConn {
         s
     }
 
+    /// Bytes of the parsing state boxed at a connection's first payload byte, for the memory
+    /// budget per connection.
+    #[cfg(test)]
+    pub(crate) const fn parsing_state_bytes() -> usize {
+        std::mem::size_of::<Inner>()
+    }
+
     /// Whether the connection turned out not to be HTTP, so nothing more is looked at.
     fn stopped(&self) -> bool {
         matches!(self.app, App::Tls | App::Http2 | App::Other)
