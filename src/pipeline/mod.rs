@@ -280,6 +280,7 @@ impl Inputs {
         let mut front = Front {
             back,
             batch_frames: self.batch_frames,
+            next_cut: 0,
             progress,
             frames_before: self.frames_before,
             bytes_before: self.bytes_before,
@@ -346,6 +347,9 @@ impl Inputs {
 struct Front<'a> {
     back: &'a mut dyn Back,
     batch_frames: u64,
+    /// The next frame number that may end a batch: frame numbers rise, so the division that
+    /// tells a batch end runs once per batch, not once per frame.
+    next_cut: u64,
     progress: &'a mut dyn FnMut(u64),
     frames_before: u64,
     bytes_before: u64,
@@ -364,8 +368,11 @@ impl FrameSink for Front<'_> {
             }
             Err(reason) => self.counts.skipped[reason as usize] += 1,
         }
-        if number % self.batch_frames == 0 {
-            self.back.end_batch(number, self.now);
+        if number >= self.next_cut {
+            if number % self.batch_frames == 0 {
+                self.back.end_batch(number, self.now);
+            }
+            self.next_cut = (number - number % self.batch_frames).saturating_add(self.batch_frames);
         }
         if self.back.stopped() {
             ControlFlow::Break(())
