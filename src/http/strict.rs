@@ -36,11 +36,9 @@ pub(super) fn request(buf: &[u8]) -> Option<Request<'_>> {
         return None;
     }
     let target_start = method_len + 1;
-    let target_len = buf[target_start..]
-        .iter()
-        .position(|&b| !matches!(b, b'!'..=b'~'))?;
+    let target_len = target_run(&buf[target_start..]);
     let space = target_start + target_len;
-    if target_len == 0 || buf[space] != b' ' {
+    if target_len == 0 || buf.get(space) != Some(&b' ') {
         return None;
     }
     let (version, line_end) = version_at(buf, space + 1)?;
@@ -131,26 +129,45 @@ fn headers(buf: &[u8], mut at: usize) -> Option<(usize, HeadInfo)> {
 }
 
 /// How many bytes at the start of `b` may stand in a header value: HT and `' '..='~'`.
-/// Eight at a time while no byte is below `' '` or above `'~'` (a tab, rare, takes the slow
-/// path for its word), then one at a time.
 #[inline]
 fn value_run(b: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    run(b, b' ', true)
+}
+
+/// How many bytes at the start of `b` may stand in a request target: `'!'..='~'`.
+#[inline]
+fn target_run(b: &[u8]) -> usize {
+    run(b, b'!', false)
+}
+
+/// How many bytes at the start of `b` lie in `lo..='~'` (or are a tab, with `tab`). Eight at
+/// a time: a word's lowest flagged byte is exactly its first byte outside the range (the
+/// borrows and carries that can flag other bytes only run upwards from a flagged one).
+#[inline]
+fn run(b: &[u8], lo: u8, tab: bool) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     let mut at = 0;
     while let Some(word) = b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
-        let w = u64::from_ne_bytes(*word);
-        // Some byte is below 0x20; some byte is 0x7f or above.
-        let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        let above = (w.wrapping_add(ONES) | w) & HIGH;
-        if below | above != 0 {
-            break;
+        let w = u64::from_le_bytes(*word);
+        // Bytes below `lo`, and bytes 0x7f or above.
+        let below = w.wrapping_sub(ONES * u64::from(lo)) & !w;
+        let above = w.wrapping_add(ONES) | w;
+        let outside = (below | above) & HIGH;
+        if outside == 0 {
+            at += 8;
+            continue;
         }
-        at += 8;
+        let first = at + (outside.trailing_zeros() / 8) as usize;
+        if tab && b[first] == b'\t' {
+            at = first + 1;
+            continue;
+        }
+        return first;
     }
     at + b[at..]
         .iter()
-        .position(|&c| !matches!(c, b'\t' | b' '..=b'~'))
+        .position(|&c| !((lo..=b'~').contains(&c) || (tab && c == b'\t')))
         .unwrap_or(b.len() - at)
 }
 
@@ -391,7 +408,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn value_run_stops_at_the_first_byte_outside_a_value(
+        fn word_scans_stop_at_the_first_byte_outside_the_range(
             b in prop::collection::vec(prop::sample::select(ALPHABET.to_vec()), 0..40),
         ) {
             let slow = b
@@ -399,6 +416,11 @@ mod tests {
                 .position(|&c| !matches!(c, b'\t' | b' '..=b'~'))
                 .unwrap_or(b.len());
             prop_assert_eq!(value_run(&b), slow);
+            let slow = b
+                .iter()
+                .position(|&c| !matches!(c, b'!'..=b'~'))
+                .unwrap_or(b.len());
+            prop_assert_eq!(target_run(&b), slow);
         }
     }
 
