@@ -1,16 +1,17 @@
 //! Opening the byte stream: file or standard input, gzip by magic, and the container format by
-//! magic, before pcap-parser sees a byte.
+//! magic; then legacy pcap goes to finscope's own record reader and pcapng to pcap-parser.
 
 use std::io::{self, BufReader, Cursor, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapError, PcapNGReader};
+use pcap_parser::{PcapError, PcapNGReader};
 
+use super::legacy::{LegacyReader, LEGACY_BUFFER};
 use super::{CaptureError, Format};
 
-/// pcap-parser's buffer. tcpdump's default snaplen is 262144, so 1 MiB holds several records.
+/// pcap-parser's buffer for pcapng (legacy pcap uses at most [`LEGACY_BUFFER`]). tcpdump's default snaplen is 262144, so 1 MiB holds several records.
 pub(super) const BUFFER_CAPACITY: usize = 1 << 20;
 const INPUT_BUFFER: usize = 64 << 10;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -58,7 +59,11 @@ impl<R: Read> Read for FullRead<R> {
     }
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8], state: &InputState) -> io::Result<usize> {
+pub(super) fn read_full(
+    r: &mut impl Read,
+    buf: &mut [u8],
+    state: &InputState,
+) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -80,8 +85,14 @@ fn read_full(r: &mut impl Read, buf: &mut [u8], state: &InputState) -> io::Resul
 pub(super) struct Opened {
     pub format: Format,
     pub gzip: bool,
-    pub reader: Box<dyn PcapReaderIterator + Send>,
+    pub records: Records,
     pub state: Arc<InputState>,
+}
+
+/// Who cuts the stream into records.
+pub(super) enum Records {
+    Legacy(LegacyReader),
+    Ng(Box<dyn PcapReaderIterator + Send>),
 }
 
 pub(super) fn open(
@@ -116,17 +127,26 @@ pub(super) fn open(
     let head = &head[..n];
     let format = sniff(head).map_err(not_a_capture)?;
 
+    if let Format::Pcap {
+        nanosecond,
+        big_endian,
+    } = format
+    {
+        let capacity = capacity.min(LEGACY_BUFFER);
+        let mut legacy = LegacyReader::new(head, stream, capacity, nanosecond, big_endian);
+        legacy.refill(0, &state).map_err(io_err)?;
+        return Ok(Opened {
+            format,
+            gzip,
+            records: Records::Legacy(legacy),
+            state,
+        });
+    }
     let input = FullRead {
         inner: Cursor::new(head.to_vec()).chain(stream),
         state: Arc::clone(&state),
     };
-    let made = match format {
-        Format::Pcap { .. } => LegacyPcapReader::new(capacity, input)
-            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + Send>),
-        Format::PcapNg => PcapNGReader::new(capacity, input)
-            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + Send>),
-    };
-    let reader = made.map_err(|e| match e {
+    let reader = PcapNGReader::new(capacity, input).map_err(|e| match e {
         PcapError::ReadError => match state.take_error() {
             Some(source) => io_err(source),
             None => not_a_capture("read error".into()),
@@ -139,7 +159,7 @@ pub(super) fn open(
     Ok(Opened {
         format,
         gzip,
-        reader,
+        records: Records::Ng(Box::new(reader)),
         state,
     })
 }

@@ -78,6 +78,7 @@ pub trait FrameSink {
 
 mod error;
 mod input;
+mod legacy;
 mod pcapng;
 mod reader;
 #[cfg(test)]

@@ -7,9 +7,10 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
-use super::input::{self, InputState, BUFFER_CAPACITY};
+use super::input::{self, InputState, Records, BUFFER_CAPACITY};
+use super::legacy::{LegacyReader, Peek};
 use super::pcapng::Interface;
-use super::{CaptureError, CaptureInfo, Format, Frame, FrameSink};
+use super::{CaptureError, CaptureInfo, Frame, FrameSink};
 use crate::time::Timestamp;
 
 /// No record may need a buffer larger than this. It also stops pcap-parser 0.17's block length
@@ -21,24 +22,27 @@ const PCAPNG_EPB: u32 = 6;
 /// Streams one capture (file, gzip file, or standard input) through a fixed-size buffer.
 pub struct CaptureReader {
     info: CaptureInfo,
-    reader: Box<dyn PcapReaderIterator + Send>,
+    source: Source,
     input: Arc<InputState>,
-    capacity: usize,
-    layout: Layout,
     done: bool,
 }
 
-/// What the container says about the records that follow.
-enum Layout {
-    Legacy {
-        linktype: u16,
-        nanosecond: bool,
-        big_endian: bool,
-    },
-    Ng {
-        big_endian: bool,
-        interfaces: Vec<Interface>,
-    },
+enum Source {
+    Legacy(LegacyReader),
+    Ng(NgSource),
+}
+
+/// pcapng through pcap-parser.
+struct NgSource {
+    reader: Box<dyn PcapReaderIterator + Send>,
+    capacity: usize,
+    layout: Layout,
+}
+
+/// What the current pcapng section says about the blocks that follow.
+struct Layout {
+    big_endian: bool,
+    interfaces: Vec<Interface>,
 }
 
 /// What one block turned out to be.
@@ -116,31 +120,31 @@ impl CaptureReader {
         capacity: usize,
     ) -> Result<Self, CaptureError> {
         let opened = input::open(name, raw, capacity)?;
-        let layout = match opened.format {
-            Format::Pcap {
-                nanosecond,
-                big_endian,
-            } => Layout::Legacy {
-                linktype: 0,
-                nanosecond,
-                big_endian,
-            },
-            Format::PcapNg => Layout::Ng {
-                big_endian: false,
-                interfaces: Vec::new(),
-            },
+        let mut info = CaptureInfo {
+            path: name.to_string(),
+            format: Some(opened.format),
+            gzip: opened.gzip,
+            ..CaptureInfo::default()
+        };
+        let source = match opened.records {
+            Records::Legacy(legacy) => {
+                info.linktypes.insert(legacy.linktype);
+                info.stream_bytes = legacy.consumed();
+                Source::Legacy(legacy)
+            }
+            Records::Ng(reader) => Source::Ng(NgSource {
+                reader,
+                capacity,
+                layout: Layout {
+                    big_endian: false,
+                    interfaces: Vec::new(),
+                },
+            }),
         };
         Ok(CaptureReader {
-            info: CaptureInfo {
-                path: name.to_string(),
-                format: Some(opened.format),
-                gzip: opened.gzip,
-                ..CaptureInfo::default()
-            },
-            reader: opened.reader,
+            info,
+            source,
             input: opened.state,
-            capacity,
-            layout,
             done: false,
         })
     }
@@ -186,52 +190,169 @@ impl CaptureReader {
         consume: bool,
         on_frame: &mut dyn FnMut(&Frame<'_>),
     ) -> Result<Step, CaptureError> {
-        loop {
-            if self.done {
-                return Ok(Step::End);
+        if self.done {
+            return Ok(Step::End);
+        }
+        let step = match &mut self.source {
+            Source::Legacy(legacy) => {
+                step_legacy(legacy, &mut self.info, &self.input, consume, on_frame)
             }
+            Source::Ng(ng) => ng.step(&mut self.info, consume, on_frame),
+        };
+        match step {
+            Ok(Step::End) => {
+                self.finish();
+                Ok(Step::End)
+            }
+            Ok(step) => Ok(step),
+            Err(Stop::Read) => {
+                let source = self
+                    .input
+                    .take_error()
+                    .unwrap_or_else(|| io::Error::other("read error"));
+                Err(self.fail(|path| CaptureError::Io { path, source }))
+            }
+            Err(Stop::Io(source)) => Err(self.fail(|path| CaptureError::Io { path, source })),
+            Err(Stop::Malformed(offset, detail)) => {
+                Err(self.fail(|path| CaptureError::Malformed {
+                    path,
+                    offset,
+                    detail,
+                }))
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        self.info.stream_bytes = match &self.source {
+            Source::Legacy(legacy) => legacy.consumed(),
+            Source::Ng(ng) => ng.reader.consumed() as u64,
+        };
+        // A gzip member cut mid-stream may end exactly between records.
+        if self.input.gzip_cut() && self.info.truncated_at.is_none() {
+            self.info.truncated_at = Some(self.info.stream_bytes);
+        }
+    }
+
+    fn fail(&mut self, error: impl FnOnce(String) -> CaptureError) -> CaptureError {
+        self.done = true;
+        error(self.info.path.clone())
+    }
+}
+
+/// Why a step cannot go on.
+enum Stop {
+    /// Below pcap-parser, which reports a bare `ReadError`: the cause waits in [`InputState`].
+    Read,
+    Io(io::Error),
+    /// At this stream offset.
+    Malformed(u64, String),
+}
+
+/// One step over a legacy pcap file; see [`CaptureReader::step`].
+#[inline]
+fn step_legacy(
+    legacy: &mut LegacyReader,
+    info: &mut CaptureInfo,
+    input: &InputState,
+    consume: bool,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<Step, Stop> {
+    match legacy.peek(MAX_RECORD) {
+        Peek::Record {
+            ts,
+            data,
+            orig_len,
+            len,
+        } => {
+            on_frame(&Frame {
+                number: info.packets + 1,
+                ts,
+                linktype: legacy.linktype,
+                data,
+                orig_len,
+            });
+            if consume {
+                info.packets += 1;
+                info.packet_bytes += data.len() as u64;
+                info.first_ts.get_or_insert(ts);
+                info.last_ts = Some(ts);
+                legacy.consume(len);
+                info.stream_bytes = legacy.consumed();
+            }
+            Ok(Step::Packet)
+        }
+        Peek::Oversized { caplen } => Err(Stop::Malformed(
+            legacy.consumed(),
+            format!("record length {caplen} is over the 64 MiB limit"),
+        )),
+        Peek::Short { .. } if legacy.at_end() => Ok(Step::End),
+        Peek::Short { .. } if legacy.exhausted() => {
+            info.truncated_at = Some(legacy.consumed());
+            Ok(Step::End)
+        }
+        // The pcap-parser buffer this one replaced refused such a record, and so does this.
+        Peek::Short { need } if need >= MAX_RECORD => Err(Stop::Malformed(
+            legacy.consumed(),
+            "record larger than 64 MiB".into(),
+        )),
+        Peek::Short { need } => match legacy.refill(need, input) {
+            Ok(()) => Ok(Step::Refilled),
+            Err(e) => Err(Stop::Io(e)),
+        },
+    }
+}
+
+impl NgSource {
+    /// One step over a pcapng file; see [`CaptureReader::step`].
+    fn step(
+        &mut self,
+        info: &mut CaptureInfo,
+        consume: bool,
+        on_frame: &mut dyn FnMut(&Frame<'_>),
+    ) -> Result<Step, Stop> {
+        loop {
             if self.reader.data().is_empty() {
                 // Checked here rather than left to pcap-parser, which reports a clean end as
                 // UnexpectedEof when the buffer's read position is not at its start.
                 if self.reader.reader_exhausted() {
-                    self.finish();
                     return Ok(Step::End);
                 }
                 self.refill()?;
                 return Ok(Step::Refilled);
             }
             let offset = self.reader.consumed() as u64;
-            self.check_block_header(offset)?;
-            let number = self.info.packets + 1;
-            let last_ts = self.info.last_ts.unwrap_or_default();
+            // Rejects block headers pcap-parser would mishandle, before it sees them.
+            if let Some(detail) = ng_block_problem(self.reader.data(), self.layout.big_endian) {
+                return Err(Stop::Malformed(offset, detail));
+            }
+            let number = info.packets + 1;
+            let last_ts = info.last_ts.unwrap_or_default();
             let outcome = match self.reader.next() {
                 Ok((len, block)) => Ok((
                     len,
-                    self.layout
-                        .handle(block, number, last_ts, &mut self.info, on_frame),
+                    self.layout.handle(block, number, last_ts, info, on_frame),
                 )),
                 Err(e) => Err(Failure::from(e)),
             };
             match outcome {
                 Ok((len, Handled::Packet { ts, caplen })) => {
                     if consume {
-                        self.consume(len);
-                        self.info.packets += 1;
-                        self.info.packet_bytes += caplen as u64;
-                        self.info.first_ts.get_or_insert(ts);
-                        self.info.last_ts = Some(ts);
+                        self.consume(len, info);
+                        info.packets += 1;
+                        info.packet_bytes += caplen as u64;
+                        info.first_ts.get_or_insert(ts);
+                        info.last_ts = Some(ts);
                     }
                     return Ok(Step::Packet);
                 }
                 Ok((len, Handled::Orphan)) => {
-                    self.consume(len);
-                    self.info.bad_records += 1;
+                    self.consume(len, info);
+                    info.bad_records += 1;
                 }
-                Ok((len, Handled::Other)) => self.consume(len),
-                Err(Failure::Eof) => {
-                    self.finish();
-                    return Ok(Step::End);
-                }
+                Ok((len, Handled::Other)) => self.consume(len, info),
+                Err(Failure::Eof) => return Ok(Step::End),
                 // A full buffer that still needs more (pcap-parser may not say how much)
                 // must grow, or refilling it would read nothing, forever.
                 Err(Failure::NeedMore) if self.reader.data().len() < self.capacity => {
@@ -239,86 +360,32 @@ impl CaptureReader {
                     return Ok(Step::Refilled);
                 }
                 Err(Failure::Cut) => {
-                    self.info.truncated_at = Some(offset);
-                    self.finish();
+                    info.truncated_at = Some(offset);
                     return Ok(Step::End);
                 }
                 Err(Failure::NeedMore | Failure::BufferTooSmall) => {
                     let grown = self.capacity.saturating_mul(4);
                     if grown > MAX_RECORD {
-                        return Err(self.malformed(offset, "record larger than 64 MiB".into()));
+                        return Err(Stop::Malformed(offset, "record larger than 64 MiB".into()));
                     }
                     self.reader.grow(grown);
                     self.capacity = grown;
                     self.refill()?;
                     return Ok(Step::Refilled);
                 }
-                Err(Failure::Read) => return Err(self.read_error()),
-                Err(Failure::Parse(detail)) => return Err(self.malformed(offset, detail)),
+                Err(Failure::Read) => return Err(Stop::Read),
+                Err(Failure::Parse(detail)) => return Err(Stop::Malformed(offset, detail)),
             }
         }
     }
 
-    /// Rejects record headers pcap-parser would mishandle, before it sees them. A pcapng
-    /// block shorter than 12 bytes makes pcap-parser 0.17 subtract with overflow.
-    fn check_block_header(&mut self, offset: u64) -> Result<(), CaptureError> {
-        let data = self.reader.data();
-        let problem = match &self.layout {
-            // The first "record" of a legacy file is its 24-byte header.
-            Layout::Legacy { big_endian, .. } if offset > 0 => data.get(8..12).and_then(|b| {
-                let caplen = u32_in(b, *big_endian) as usize;
-                (caplen > MAX_RECORD)
-                    .then(|| format!("record length {caplen} is over the 64 MiB limit"))
-            }),
-            Layout::Legacy { .. } => None,
-            Layout::Ng { big_endian, .. } => ng_block_problem(data, *big_endian),
-        };
-        match problem {
-            Some(detail) => Err(self.malformed(offset, detail)),
-            None => Ok(()),
-        }
-    }
-
-    fn consume(&mut self, len: usize) {
+    fn consume(&mut self, len: usize, info: &mut CaptureInfo) {
         self.reader.consume(len);
-        self.info.stream_bytes = self.reader.consumed() as u64;
+        info.stream_bytes = self.reader.consumed() as u64;
     }
 
-    fn refill(&mut self) -> Result<(), CaptureError> {
-        match self.reader.refill() {
-            Ok(()) => Ok(()),
-            Err(_) => Err(self.read_error()),
-        }
-    }
-
-    fn finish(&mut self) {
-        self.done = true;
-        self.info.stream_bytes = self.reader.consumed() as u64;
-        // A gzip member cut mid-stream may end exactly between records.
-        if self.input.gzip_cut() && self.info.truncated_at.is_none() {
-            self.info.truncated_at = Some(self.info.stream_bytes);
-        }
-    }
-
-    fn read_error(&mut self) -> CaptureError {
-        self.done = true;
-        let source = self
-            .input
-            .take_error()
-            .unwrap_or_else(|| io::Error::other("read error"));
-        CaptureError::Io {
-            path: self.info.path.clone(),
-            source,
-        }
-    }
-
-    fn malformed(&mut self, offset: u64, detail: String) -> CaptureError {
-        self.done = true;
-        CaptureError::Malformed {
-            path: self.info.path.clone(),
-            offset,
-            detail,
-        }
+    fn refill(&mut self) -> Result<(), Stop> {
+        self.reader.refill().map_err(|_| Stop::Read)
     }
 }
 
@@ -390,68 +457,43 @@ impl Layout {
                 caplen: data.len(),
             }
         };
-        match (self, block) {
-            (Layout::Legacy { linktype, .. }, PcapBlockOwned::LegacyHeader(h)) => {
-                // The upper bits carry FCS information (libpcap's LT_LINKTYPE).
-                *linktype = (h.network.0 & 0xFFFF) as u16;
-                info.linktypes.insert(*linktype);
+        let PcapBlockOwned::NG(block) = block else {
+            return Handled::Other;
+        };
+        let Layout {
+            big_endian,
+            interfaces,
+        } = self;
+        match block {
+            Block::SectionHeader(shb) => {
+                *big_endian = shb.big_endian();
+                interfaces.clear();
                 Handled::Other
             }
-            (
-                Layout::Legacy {
-                    linktype,
-                    nanosecond,
-                    ..
-                },
-                PcapBlockOwned::Legacy(b),
-            ) => {
-                // In nanosecond files the field pcap-parser calls ts_usec holds nanoseconds.
-                let frac = if *nanosecond {
-                    i64::from(b.ts_usec)
-                } else {
-                    i64::from(b.ts_usec) * 1000
-                };
-                let ts = Timestamp::from_secs_nanos(i64::from(b.ts_sec), frac);
-                deliver(ts, *linktype, b.data, b.origlen)
+            Block::InterfaceDescription(idb) => {
+                let iface = Interface::new(&idb, *big_endian);
+                info.linktypes.insert(iface.linktype);
+                interfaces.push(iface);
+                Handled::Other
             }
-            (
-                Layout::Ng {
-                    big_endian,
-                    interfaces,
-                },
-                PcapBlockOwned::NG(block),
-            ) => match block {
-                Block::SectionHeader(shb) => {
-                    *big_endian = shb.big_endian();
-                    interfaces.clear();
-                    Handled::Other
+            Block::EnhancedPacket(epb) => match interfaces.get(epb.if_id as usize) {
+                Some(iface) => {
+                    let ts = iface.timestamp(epb.ts_high, epb.ts_low);
+                    deliver(ts, iface.linktype, epb.packet_data(), epb.origlen)
                 }
-                Block::InterfaceDescription(idb) => {
-                    let iface = Interface::new(&idb, *big_endian);
-                    info.linktypes.insert(iface.linktype);
-                    interfaces.push(iface);
-                    Handled::Other
+                None => Handled::Orphan,
+            },
+            // A simple packet has no timestamp and belongs to interface 0; its captured
+            // length is what the interface's snap length left of the original.
+            Block::SimplePacket(spb) => match interfaces.first() {
+                Some(iface) => {
+                    let mut data = spb.packet_data();
+                    if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
+                        data = &data[..iface.snaplen as usize];
+                    }
+                    deliver(last_ts, iface.linktype, data, spb.origlen)
                 }
-                Block::EnhancedPacket(epb) => match interfaces.get(epb.if_id as usize) {
-                    Some(iface) => {
-                        let ts = iface.timestamp(epb.ts_high, epb.ts_low);
-                        deliver(ts, iface.linktype, epb.packet_data(), epb.origlen)
-                    }
-                    None => Handled::Orphan,
-                },
-                // A simple packet has no timestamp and belongs to interface 0; its captured
-                // length is what the interface's snap length left of the original.
-                Block::SimplePacket(spb) => match interfaces.first() {
-                    Some(iface) => {
-                        let mut data = spb.packet_data();
-                        if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
-                            data = &data[..iface.snaplen as usize];
-                        }
-                        deliver(last_ts, iface.linktype, data, spb.origlen)
-                    }
-                    None => Handled::Orphan,
-                },
-                _ => Handled::Other,
+                None => Handled::Orphan,
             },
             _ => Handled::Other,
         }

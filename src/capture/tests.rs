@@ -597,3 +597,54 @@ fn corrupted_captures_never_panic() {
         }
     }
 }
+
+#[test]
+fn modified_pcap_records_carry_eight_more_header_bytes() {
+    // Kuznetzov's format: little-endian fields, and an interface index, protocol and packet
+    // type after the usual 16 bytes of record header.
+    let mut f = pcap_header(false, false, 1);
+    f[..4].copy_from_slice(&[0x34, 0xcd, 0xb2, 0xa1]);
+    for (sec, data) in [(SEC, &b"first packet"[..]), (SEC + 1, b"second")] {
+        let mut r = pcap_record(false, sec, 5, data, 60);
+        r.splice(16..16, [0xEE; 8]);
+        f.extend(r);
+    }
+    let (frames, info) = read_all(f.clone());
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0].data, b"first packet");
+    assert_eq!(frames[1].data, b"second");
+    assert_eq!(frames[1].ts, i64::from(SEC + 1) * 1_000_000_000 + 5_000);
+    assert_eq!(info.stream_bytes, f.len() as u64);
+    assert_eq!(read_trickled(f).0, frames);
+}
+
+#[test]
+fn records_straddling_the_buffer_end_are_whole() {
+    let mut f = pcap_header(true, true, 1);
+    for i in 0..40u32 {
+        f.extend(pcap_record(
+            true,
+            i,
+            i,
+            &vec![i as u8; 1 + 7 * i as usize],
+            300,
+        ));
+    }
+    let expected = read_all(f.clone()).0;
+    assert_eq!(expected.len(), 40);
+    for capacity in [16, 28, 40, 41, 64, 100, 333] {
+        for cut in [f.len(), f.len() - 3] {
+            let input = io::Cursor::new(f[..cut].to_vec());
+            let mut r = CaptureReader::with_capacity("t", Box::new(input), capacity).unwrap();
+            let mut sink = Collect::default();
+            r.run(&mut sink).unwrap();
+            let whole = if cut == f.len() { 40 } else { 39 };
+            assert_eq!(
+                sink.frames,
+                expected[..whole],
+                "capacity {capacity}, cut {cut}"
+            );
+            assert_eq!(r.info().truncated_at.is_some(), cut != f.len());
+        }
+    }
+}

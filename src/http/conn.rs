@@ -1,8 +1,8 @@
 //! [`HttpConn`]: one connection's HTTP/1.x tracker, fed with each end's in-order stream bytes.
 //!
 //! Each end's stream runs through [`Phase`]s: its first bytes are classified, then message heads
-//! are parsed with httparse straight from the caller's slice and bodies are skipped by
-//! arithmetic. Only the unparsed tail of a head (or chunk-size line, or candidate line while
+//! are parsed (strict reader, else httparse) straight from the caller's slice and bodies are
+//! skipped by arithmetic. Only the unparsed tail of a head (or chunk-size line, or candidate line while
 //! resynchronising) split across calls is copied, into a buffer capped at [`PENDING_MAX`].
 
 use std::mem;
@@ -243,6 +243,13 @@ impl HttpConn {
             .saturating_add(inner.ends[1].queue.len);
         s.requests_from_server = inner.requests_by[1 - client_end.min(1)];
         s
+    }
+
+    /// Bytes of the parsing state boxed at a connection's first payload byte, for the memory
+    /// budget per connection.
+    #[cfg(test)]
+    pub(crate) const fn parsing_state_bytes() -> usize {
+        std::mem::size_of::<Inner>()
     }
 
     /// Whether the connection turned out not to be HTTP, so nothing more is looked at.

@@ -1,15 +1,17 @@
-//! One message head through httparse: the facts the tracker needs from a request or response
-//! head, read into small owned values so that nothing borrows the parsed bytes afterwards.
+//! One message head: the facts the tracker needs from a request or response head, read into
+//! small owned values so that nothing borrows the parsed bytes afterwards. The common head goes
+//! through the strict reader of [`super::strict`]; the rest through httparse.
 
 use std::mem::MaybeUninit;
 
 use httparse::{Header, ParserConfig, Status};
 
 use super::scan;
+use super::strict;
 use super::summary::{Method, RequestLine};
 
 /// What a message head says about framing and the connection.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct HeadInfo {
     pub(super) conn_close: bool,
     pub(super) keep_alive: bool,
@@ -27,29 +29,41 @@ impl HeadInfo {
     fn of(headers: &[Header<'_>]) -> HeadInfo {
         let mut h = HeadInfo::default();
         for hd in headers {
-            let name = hd.name.as_bytes();
-            if name.eq_ignore_ascii_case(b"connection") {
-                h.conn_close |= scan::has_token(hd.value, b"close");
-                h.keep_alive |= scan::has_token(hd.value, b"keep-alive");
-            } else if name.eq_ignore_ascii_case(b"host") {
-                h.has_host = true;
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                let chunked = scan::last_is_chunked(hd.value);
+            h.add(hd.name.as_bytes(), hd.value);
+        }
+        h
+    }
+
+    /// Takes in one header; `value` without the whitespace around it.
+    #[inline]
+    pub(super) fn add(&mut self, name: &[u8], value: &[u8]) {
+        let h = self;
+        // The length picks the one name worth comparing: most headers are none of these.
+        match name.len() {
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                h.conn_close |= scan::has_token(value, b"close");
+                h.keep_alive |= scan::has_token(value, b"keep-alive");
+            }
+            4 if name.eq_ignore_ascii_case(b"host") => h.has_host = true,
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                let chunked = scan::last_is_chunked(value);
                 h.chunked = chunked;
                 h.other_coding = !chunked;
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                match (scan::decimal(hd.value), h.content_length) {
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                match (scan::decimal(value), h.content_length) {
                     (Some(n), None) => h.content_length = Some(n),
                     (Some(n), Some(m)) if n == m => {}
                     _ => h.bad_length = true,
                 }
-            } else if name.eq_ignore_ascii_case(b"keep-alive") {
-                if let Some(t) = scan::keep_alive_timeout(hd.value) {
+            }
+            10 if name.eq_ignore_ascii_case(b"keep-alive") => {
+                if let Some(t) = scan::keep_alive_timeout(value) {
                     h.keep_alive_timeout = Some(t);
                 }
             }
+            _ => {}
         }
-        h
     }
 
     /// HTTP/1.0 closes unless it asks for keep-alive; any version closes on `close`.
@@ -84,7 +98,31 @@ fn parser_config() -> ParserConfig {
     c
 }
 
+/// The request line's target as kept for the connection's first request.
+fn first_target(target: &[u8]) -> String {
+    String::from_utf8_lossy(&target[..target.len().min(RequestLine::TARGET_MAX)]).into_owned()
+}
+
 pub(super) fn parse_request<const N: usize>(
+    buf: &[u8],
+    want_target: bool,
+) -> httparse::Result<(usize, RequestHead)> {
+    if let Some(r) = strict::request(buf) {
+        return Ok(Status::Complete((
+            r.len,
+            RequestHead {
+                method: Method::from_token(r.method),
+                version: r.version,
+                target: want_target.then(|| first_target(r.target)),
+                info: r.info,
+            },
+        )));
+    }
+    httparse_request::<N>(buf, want_target)
+}
+
+/// [`parse_request`] without the strict reader.
+pub(super) fn httparse_request<const N: usize>(
     buf: &[u8],
     want_target: bool,
 ) -> httparse::Result<(usize, RequestHead)> {
@@ -95,10 +133,10 @@ pub(super) fn parse_request<const N: usize>(
         Status::Partial => return Ok(Status::Partial),
     };
     let method = req.method.unwrap_or("");
-    let target = req.path.filter(|_| want_target).map(|p| {
-        let p = p.as_bytes();
-        String::from_utf8_lossy(&p[..p.len().min(RequestLine::TARGET_MAX)]).into_owned()
-    });
+    let target = req
+        .path
+        .filter(|_| want_target)
+        .map(|p| first_target(p.as_bytes()));
     Ok(Status::Complete((
         n,
         RequestHead {
@@ -111,6 +149,23 @@ pub(super) fn parse_request<const N: usize>(
 }
 
 pub(super) fn parse_response<const N: usize>(
+    buf: &[u8],
+) -> httparse::Result<(usize, ResponseHead)> {
+    if let Some(r) = strict::response(buf) {
+        return Ok(Status::Complete((
+            r.len,
+            ResponseHead {
+                code: r.code,
+                version: r.version,
+                info: r.info,
+            },
+        )));
+    }
+    httparse_response::<N>(buf)
+}
+
+/// [`parse_response`] without the strict reader.
+pub(super) fn httparse_response<const N: usize>(
     buf: &[u8],
 ) -> httparse::Result<(usize, ResponseHead)> {
     let mut headers = [MaybeUninit::<Header<'_>>::uninit(); N];

@@ -49,15 +49,23 @@ struct Held {
     ts: Timestamp,
 }
 
-/// One direction's reassembly state. Small when nothing is held.
+/// Segments held out of order, in sequence order, and their captured bytes.
+#[derive(Default)]
+struct HeldQueue {
+    segs: Vec<Held>,
+    bytes: usize,
+}
+
+/// One direction's reassembly state: 40 bytes, every connection has two. What is held out of
+/// order lives in a box that exists only while something is held.
 #[derive(Default)]
 pub(crate) struct Reassembly {
     /// Next sequence number to deliver; unset until the first SYN or payload.
     next: Option<SeqNumber>,
-    held: Vec<Held>,
-    held_bytes: usize,
-    /// Sequence number of this direction's FIN, once seen.
-    fin: Option<(SeqNumber, Timestamp)>,
+    /// Sequence number of this direction's FIN, once seen, and when it was seen.
+    fin: Option<SeqNumber>,
+    fin_ts: Timestamp,
+    held: Option<Box<HeldQueue>>,
     ended: bool,
 }
 
@@ -65,8 +73,8 @@ impl std::fmt::Debug for Reassembly {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reassembly")
             .field("next", &self.next)
-            .field("held", &self.held.len())
-            .field("fin", &self.fin.map(|f| f.0))
+            .field("held", &self.held.as_ref().map_or(0, |q| q.segs.len()))
+            .field("fin", &self.fin)
             .field("ended", &self.ended)
             .finish()
     }
@@ -149,8 +157,12 @@ impl Reassembly {
         bytes: &[u8],
         ts: Timestamp,
     ) {
-        let full = self.held_bytes + bytes.len() > MAX_HELD_BYTES
-            || self.held.len() >= MAX_HELD_SEGMENTS
+        let (held_segs, held_bytes) = self
+            .held
+            .as_ref()
+            .map_or((0, 0), |q| (q.segs.len(), q.bytes));
+        let full = held_bytes + bytes.len() > MAX_HELD_BYTES
+            || held_segs >= MAX_HELD_SEGMENTS
             || bytes.len() > *out.budget;
         if full {
             // Give up on the hole: report it, deliver what is held, then this segment.
@@ -167,9 +179,9 @@ impl Reassembly {
             self.drain(out);
             return;
         }
-        let held = &mut self.held;
-        let at = held.partition_point(|h| h.seq.diff(seq) < 0);
-        held.insert(
+        let held = self.held.get_or_insert_with(Box::default);
+        let at = held.segs.partition_point(|h| h.seq.diff(seq) < 0);
+        held.segs.insert(
             at,
             Held {
                 seq,
@@ -178,31 +190,37 @@ impl Reassembly {
                 ts,
             },
         );
-        self.held_bytes += bytes.len();
+        held.bytes += bytes.len();
         *out.budget -= bytes.len();
+    }
+
+    /// Sequence number of the first segment held.
+    fn first_held(&self) -> Option<SeqNumber> {
+        self.held.as_ref()?.segs.first().map(|h| h.seq)
     }
 
     /// Delivers held segments that now connect to `next`.
     fn drain<H: StreamHandler>(&mut self, out: &mut Out<'_, H>) {
-        let held = &mut self.held;
-        while let (Some(first), Some(next)) = (held.first(), self.next) {
+        let Some(held) = self.held.as_mut() else {
+            return;
+        };
+        while let (Some(first), Some(next)) = (held.segs.first(), self.next) {
             if first.seq.diff(next) > 0 {
                 break;
             }
-            let h = held.remove(0);
-            self.held_bytes -= h.bytes.len();
+            let h = held.segs.remove(0);
+            held.bytes -= h.bytes.len();
             *out.budget += h.bytes.len();
             self.next = Some(out.deliver(next, h.seq, h.len, &h.bytes, h.ts));
         }
-        if held.is_empty() && held.capacity() > 0 {
-            *held = Vec::new(); // give the memory back
+        if held.segs.is_empty() {
+            self.held = None; // give the memory back
         }
     }
 
     /// Declares the hole before the first held segment a gap and delivers from there on.
     fn skip_to_first_held<H: StreamHandler>(&mut self, out: &mut Out<'_, H>) {
-        let first = self.held.first().map(|f| f.seq);
-        if let (Some(first), Some(next)) = (first, self.next) {
+        if let (Some(first), Some(next)) = (self.first_held(), self.next) {
             let hole = first.diff(next);
             if hole > 0 {
                 out.handler.gap(out.conn, out.end, u64::from(hole as u32));
@@ -215,11 +233,7 @@ impl Reassembly {
     /// The peer acknowledged up to `ack`: it has received everything before it, so a hole
     /// before `ack` will not be filled by a retransmission the capture could still show.
     pub fn peer_acked<H: StreamHandler>(&mut self, out: &mut Out<'_, H>, ack: SeqNumber) {
-        if self.held.is_empty() {
-            return;
-        }
-        let first = self.held.first().map(|f| f.seq);
-        if let (Some(first), Some(next)) = (first, self.next) {
+        if let (Some(first), Some(next)) = (self.first_held(), self.next) {
             if first.diff(next) > 0 && ack.diff(first) >= 0 {
                 self.skip_to_first_held(out);
                 self.maybe_end(out);
@@ -230,17 +244,18 @@ impl Reassembly {
     /// This direction's FIN, at sequence number `seq`.
     pub fn fin<H: StreamHandler>(&mut self, out: &mut Out<'_, H>, seq: SeqNumber, ts: Timestamp) {
         if self.fin.is_none() {
-            self.fin = Some((seq, ts));
+            self.fin = Some(seq);
+            self.fin_ts = ts;
         }
         self.next.get_or_insert(seq);
         self.maybe_end(out);
     }
 
     fn maybe_end<H: StreamHandler>(&mut self, out: &mut Out<'_, H>) {
-        if let (Some((fin, ts)), Some(next), false) = (self.fin, self.next, self.ended) {
+        if let (Some(fin), Some(next), false) = (self.fin, self.next, self.ended) {
             if next.diff(fin) >= 0 {
                 self.ended = true;
-                out.handler.end_of_stream(out.conn, out.end, ts);
+                out.handler.end_of_stream(out.conn, out.end, self.fin_ts);
             }
         }
     }
@@ -248,10 +263,10 @@ impl Reassembly {
     /// The connection is over: deliver whatever is held, reporting holes, and end the stream
     /// if its FIN was seen.
     pub fn flush<H: StreamHandler>(&mut self, out: &mut Out<'_, H>) {
-        while !self.held.is_empty() {
+        while self.held.is_some() {
             self.skip_to_first_held(out);
         }
-        if let (Some((fin, _)), Some(next)) = (self.fin, self.next) {
+        if let (Some(fin), Some(next)) = (self.fin, self.next) {
             let hole = fin.diff(next);
             if hole > 0 && !self.ended {
                 out.handler.gap(out.conn, out.end, u64::from(hole as u32));

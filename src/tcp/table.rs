@@ -145,11 +145,11 @@ impl<H: StreamHandler> Tracker<H> {
                     let reused_while_open = conn.was_open_with_traffic();
                     let app = self.handler.open();
                     let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
-                    let old = std::mem::replace(conn, Box::new(next));
+                    let mut old = std::mem::replace(conn, Box::new(next));
                     emit(
                         &mut self.handler,
                         &mut self.held_budget,
-                        *old,
+                        &mut old,
                         EndReason::Reused,
                         Some(ts),
                         sink,
@@ -227,13 +227,14 @@ impl<H: StreamHandler> Tracker<H> {
             }
             due.push((d.stream, d.key));
         }
-        due.sort_unstable();
+        // Stream numbers are unique within a tracker: they alone give the order.
+        due.sort_unstable_by_key(|&(stream, _)| stream);
         for (_, key) in due {
-            if let Some(conn) = self.flows.remove(&key) {
+            if let Some(mut conn) = self.flows.remove(&key) {
                 emit(
                     &mut self.handler,
                     &mut self.held_budget,
-                    *conn,
+                    &mut conn,
                     EndReason::Closed,
                     None,
                     sink,
@@ -259,13 +260,13 @@ impl<H: StreamHandler> Tracker<H> {
         }
         idle.sort_unstable_by_key(|&(_, stream, _)| stream);
         for (_, _, key) in idle {
-            if let Some(conn) = self.flows.remove(&key) {
+            if let Some(mut conn) = self.flows.remove(&key) {
                 let end = unless_closed(&conn, EndReason::Evicted);
                 self.stats.evicted += u64::from(end == EndReason::Evicted);
                 emit(
                     &mut self.handler,
                     &mut self.held_budget,
-                    *conn,
+                    &mut conn,
                     end,
                     None,
                     sink,
@@ -281,14 +282,14 @@ impl<H: StreamHandler> Tracker<H> {
         // Sort small keys, not the connections themselves.
         let mut order: Vec<(u64, FlowKey)> =
             self.flows.iter().map(|(k, c)| (c.stream, *k)).collect();
-        order.sort_unstable();
+        order.sort_unstable_by_key(|&(stream, _)| stream);
         for (_, key) in order {
-            if let Some(conn) = self.flows.remove(&key) {
+            if let Some(mut conn) = self.flows.remove(&key) {
                 let end = unless_closed(&conn, EndReason::EndOfCapture);
                 emit(
                     &mut self.handler,
                     &mut self.held_budget,
-                    *conn,
+                    &mut conn,
                     end,
                     None,
                     sink,
@@ -317,11 +318,12 @@ fn unless_closed<A>(conn: &Connection<A>, other: EndReason) -> EndReason {
 }
 
 /// Lets go of a connection: delivers what its streams still hold, then hands its record to
-/// the sink. Every way a connection leaves the table goes through here.
+/// the sink. Every way a connection leaves the table goes through here. The caller drops the
+/// connection afterwards; it is borrowed, not moved out of its box, which would copy it whole.
 fn emit<H: StreamHandler>(
     handler: &mut H,
     budget: &mut usize,
-    mut conn: Connection<H::Conn>,
+    conn: &mut Connection<H::Conn>,
     end: EndReason,
     reused_at: Option<Timestamp>,
     sink: &mut dyn RecordSink<H::Conn>,

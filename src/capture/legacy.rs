@@ -1,0 +1,173 @@
+//! Legacy pcap records, parsed here rather than by pcap-parser: a record is a 16-byte header
+//! (24 in the "modified" format) and its bytes, so a bounds check and four integer loads per
+//! record beat a trait object call and a nom parser. Records are cut from one reusable buffer;
+//! a record straddling the buffer's end is moved to the front before the next read.
+
+use std::io::{self, Read};
+
+use super::input::{read_full, InputState};
+use crate::time::Timestamp;
+
+/// Small enough to stay in the L2 cache while the records in it are decoded, large enough that
+/// a read system call is rare per record.
+pub(super) const LEGACY_BUFFER: usize = 128 << 10;
+/// The global header: magic, version, zone, sigfigs, snaplen, network.
+const GLOBAL_HEADER: usize = 24;
+/// The byte-swapped magic of Alexey Kuznetzov's modified format, whose records carry 8 more
+/// bytes of header (interface index, protocol, packet type).
+const MODIFIED_MAGIC: [u8; 4] = [0x34, 0xcd, 0xb2, 0xa1];
+
+/// Streams the records of one legacy pcap file.
+pub(super) struct LegacyReader {
+    input: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// Stream offset of `buf[start]`.
+    consumed: u64,
+    exhausted: bool,
+    big_endian: bool,
+    nanosecond: bool,
+    header_len: usize,
+    pub linktype: u16,
+}
+
+/// What the buffer holds at the read position.
+pub(super) enum Peek<'a> {
+    Record {
+        ts: Timestamp,
+        data: &'a [u8],
+        orig_len: u32,
+        /// Header and data: what [`LegacyReader::consume`] takes.
+        len: usize,
+    },
+    /// The record's header says it captured more than `caplen` bytes allow.
+    Oversized { caplen: u32 },
+    /// The record needs `need` bytes from the read position; fewer are buffered.
+    Short { need: usize },
+}
+
+impl LegacyReader {
+    /// `head` holds the first bytes of the stream (the sniffed global header, at least 24
+    /// bytes); `capacity` is the initial buffer size.
+    pub fn new(
+        head: &[u8],
+        input: Box<dyn Read + Send>,
+        capacity: usize,
+        nanosecond: bool,
+        big_endian: bool,
+    ) -> LegacyReader {
+        let mut buf = vec![0; capacity.max(head.len())];
+        buf[..head.len()].copy_from_slice(head);
+        let header_len = if head.starts_with(&MODIFIED_MAGIC) {
+            24
+        } else {
+            16
+        };
+        let network = u32_at(head, 20, big_endian);
+        LegacyReader {
+            input,
+            buf,
+            start: GLOBAL_HEADER,
+            end: head.len(),
+            consumed: GLOBAL_HEADER as u64,
+            exhausted: false,
+            big_endian,
+            nanosecond,
+            header_len,
+            // The upper bits carry FCS information (libpcap's LT_LINKTYPE).
+            linktype: (network & 0xFFFF) as u16,
+        }
+    }
+
+    /// Stream offset of the next record.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// No byte is left to read, in the buffer or behind it.
+    pub fn at_end(&self) -> bool {
+        self.exhausted && self.start == self.end
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// The record at the read position, if it is all buffered. `max_caplen` bounds the
+    /// captured length a header may declare.
+    #[inline]
+    pub fn peek(&self, max_caplen: usize) -> Peek<'_> {
+        let avail = &self.buf[self.start..self.end];
+        let Some(head) = avail.first_chunk::<16>() else {
+            // The length is judged as soon as it is buffered, even if the header is cut.
+            if avail.len() >= 12 {
+                let caplen = u32_at(avail, 8, self.big_endian);
+                if caplen as usize > max_caplen {
+                    return Peek::Oversized { caplen };
+                }
+            }
+            return Peek::Short {
+                need: self.header_len,
+            };
+        };
+        let caplen = u32_at(head, 8, self.big_endian);
+        if caplen as usize > max_caplen {
+            return Peek::Oversized { caplen };
+        }
+        let len = self.header_len + caplen as usize;
+        let Some(data) = avail.get(self.header_len..len) else {
+            return Peek::Short { need: len };
+        };
+        let secs = u32_at(head, 0, self.big_endian);
+        let frac = u32_at(head, 4, self.big_endian);
+        // In nanosecond files the second field holds nanoseconds, else microseconds.
+        let frac = if self.nanosecond {
+            i64::from(frac)
+        } else {
+            i64::from(frac) * 1000
+        };
+        Peek::Record {
+            ts: Timestamp::from_secs_nanos(i64::from(secs), frac),
+            data,
+            orig_len: u32_at(head, 12, self.big_endian),
+            len,
+        }
+    }
+
+    pub fn consume(&mut self, len: usize) {
+        self.start += len;
+        self.consumed += len as u64;
+    }
+
+    /// Moves the unread bytes to the front, makes room for `need` of them, and reads until
+    /// the buffer is full or the input ends (a pipe may hand out a few bytes per read).
+    pub fn refill(&mut self, need: usize, state: &InputState) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if need > self.buf.len() {
+            self.buf.resize(need, 0);
+        }
+        let n = read_full(&mut self.input, &mut self.buf[self.end..], state)?;
+        self.end += n;
+        // Only an empty read says so, as with pcap-parser: the end is then met by a refill of
+        // its own, which reports progress once more.
+        self.exhausted = n == 0;
+        Ok(())
+    }
+}
+
+/// `b` holds at least `at + 4` bytes.
+#[inline]
+fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
+    let b = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    }
+}
