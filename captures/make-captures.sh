@@ -318,6 +318,17 @@ cap_client_no_pool() {
     backend_stop
 }
 
+cap_client_connection_close() {
+    # HTTP/1.1 requests with `Connection: close`, straight from the client (no proxy hop):
+    # the server closes each connection after its one request, as wrk -H 'Connection: close'.
+    backend_start
+    capture_start client-connection-close.pcap "$FILTER4"
+    curl_n 20 "http://$BACKEND:8887/close" -H 'Connection: close'
+    sleep 1
+    capture_stop
+    backend_stop
+}
+
 cap_client_pool() {
     backend_start
     capture_start client-pool.pcap "$FILTER4"
@@ -382,7 +393,8 @@ cap_lost_segment() {
 ALL=(nginx-default-upstream nginx-upstream-keepalive nginx-keepalive-timeout-0
     nginx-keepalive-timeout-0-wait-eof nginx-idle-timeout
     rst-linger0 tuple-reuse ipv6 any-sll2 pcapng-dumpcap truncated not-a-capture
-    healthcheck-no-keepalive healthcheck-fixed client-no-pool client-pool pipelined chunked tls
+    healthcheck-no-keepalive healthcheck-fixed client-no-pool client-connection-close client-pool
+    pipelined chunked tls
     lost-segment)
 
 main() {

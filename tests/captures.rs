@@ -233,6 +233,10 @@ fn time_wait_at_end_matches_what_the_kernel_held() {
             &[("127.0.0.2", 10)],
         ),
         ("nginx-idle-timeout.pcap", &[("127.0.0.2", 5)]),
+        (
+            "client-connection-close.pcap",
+            &[("127.0.0.3", 17), ("127.0.0.10", 3)],
+        ),
         ("rst-linger0.pcap", &[("127.0.0.10", 0), ("127.0.0.3", 0)]),
         // Ten server-side closes on one 4-tuple, each TIME-WAIT ended by the next SYN: 1 left.
         ("tuple-reuse.pcap", &[("127.0.0.3", 1)]),
@@ -321,6 +325,21 @@ fn findings_name_the_hop_and_the_fix() {
         "{f:?}"
     );
 
+    // HTTP/1.1 `Connection: close` straight from curl: the client's doing, not a proxy's.
+    let f = ids("client-connection-close.pcap");
+    assert!(
+        f.iter()
+            .any(|(id, t)| id == "clients_send_connection_close"
+                && t.starts_with("127.0.0.3:8887")),
+        "{f:?}"
+    );
+    assert!(
+        !f.iter()
+            .any(|(id, _)| id == "proxy_without_upstream_keepalive"),
+        "{f:?}"
+    );
+    assert!(f.iter().any(|(id, _)| id == "tw_sysctl_caution"), "{f:?}");
+
     let f = ids("rst-linger0.pcap");
     assert!(f.iter().any(|(id, _)| id == "resets"), "{f:?}");
 
@@ -328,6 +347,7 @@ fn findings_name_the_hop_and_the_fix() {
     for name in [
         "nginx-default-upstream.pcap",
         "healthcheck-no-keepalive.pcap",
+        "client-connection-close.pcap",
         "rst-linger0.pcap",
     ] {
         for f in analyze(&[name]).findings {

@@ -139,6 +139,7 @@ pub(crate) fn findings(inp: &Inputs<'_>) -> Vec<Finding> {
         matches!(
             f.id,
             "proxy_without_upstream_keepalive"
+                | "clients_send_connection_close"
                 | "health_checks_without_keepalive"
                 | "client_without_pool"
                 | "ephemeral_port_pressure"
@@ -204,12 +205,44 @@ fn proxy_without_keepalive(inp: &Inputs<'_>, e: &EndpointStats, out: &mut Vec<Fi
         .map(|(ip, n)| format!("{ip} ({n})"))
         .collect();
     evidence.push(format!("clients: {}", clients.join(", ")));
+    // HTTP/1.1 with `Connection: close` from hosts that accept no connections themselves:
+    // end clients asking to close (a load generator, a script), not a proxy hop.
+    let accepts = |ip: &std::net::IpAddr| {
+        inp.hosts
+            .iter()
+            .any(|h| h.host == Some(*ip) && h.connections_as_server > 0)
+    };
+    let from_end_clients = http10 < 0.5 && !e.top_clients.iter().any(|(ip, _)| accepts(ip));
+    if from_end_clients {
+        evidence.push(
+            "the requests are HTTP/1.1 and these clients accepted no connections in this capture: end clients asking to close, not a proxy hop".into(),
+        );
+    }
     let mut severity = Severity::Warning;
     if let Some(st) = inp.endpoint_tw(e.endpoint, Side::Server) {
         evidence.push(tw_sentence(st, e.endpoint.ip));
         if st.steady_state >= 1000.0 {
             severity = Severity::Critical;
         }
+    }
+    let streams = e.samples.get("server_first").to_vec();
+    if from_end_clients {
+        let who: Vec<String> = e.top_clients.iter().map(|(ip, _)| ip.to_string()).collect();
+        out.push(Finding {
+            id: "clients_send_connection_close",
+            severity,
+            title: format!(
+                "{}: its clients send `Connection: close` on HTTP/1.1, so the server closes every connection after one request",
+                e.endpoint
+            ),
+            evidence,
+            fix: vec![
+                format!("stop sending `Connection: close` from {} and reuse connections: a load generator's or script's header option (`wrk -H 'Connection: close'`, `curl -H 'Connection: close'`), or a client library with keep-alive turned off; use one pooled client", who.join(", ")),
+                "if they are proxies whose own clients are not in this capture: nginx sends `Connection: close` upstream unless the location sets `proxy_http_version 1.1; proxy_set_header Connection \"\";` with a `keepalive` upstream; HAProxy: drop `option httpclose`".into(),
+            ],
+            streams,
+        });
+        return;
     }
     out.push(Finding {
         id: "proxy_without_upstream_keepalive",
@@ -220,7 +253,7 @@ fn proxy_without_keepalive(inp: &Inputs<'_>, e: &EndpointStats, out: &mut Vec<Fi
         ),
         evidence,
         fix: NGINX_UPSTREAM_FIX.iter().map(|s| s.replace("ADDR:PORT", &e.endpoint.to_string())).collect(),
-        streams: e.samples.get("server_first").to_vec(),
+        streams,
     });
 }
 
@@ -414,7 +447,7 @@ fn port_pressure(inp: &Inputs<'_>, p: &PortPressure, out: &mut Vec<Finding>) {
         return;
     }
     let mut evidence = vec![format!(
-        "{} -> {}: {} new connections/s; TIME-WAIT 4-tuples peak {}, steady state about {:.0}: {:.0}% of the {} ephemeral ports ({}-{}); at most {:.0} new connections/s can be sustained",
+        "{} -> {}: {} new connections/s; TIME-WAIT 4-tuples peak {}, steady state about {:.0}: {:.0}% of the {} ephemeral ports ({}-{}); without reusing ports still in TIME-WAIT, at most {:.0} new connections/s can be sustained",
         p.client,
         p.server,
         format_args!("{:.1}", p.new_connection_rate),
@@ -428,7 +461,7 @@ fn port_pressure(inp: &Inputs<'_>, p: &PortPressure, out: &mut Vec<Finding>) {
     )];
     if p.reused_in_time_wait > 0 {
         evidence.push(format!(
-            "{} new SYNs reused a 4-tuple the client still held in TIME-WAIT",
+            "{} new SYNs reused a 4-tuple the client still held in TIME-WAIT: its kernel reuses such ports (Linux: `net.ipv4.tcp_tw_reuse`, 2 = loopback only by default), which hides the shortage until it cannot",
             p.reused_in_time_wait
         ));
     }
@@ -436,10 +469,10 @@ fn port_pressure(inp: &Inputs<'_>, p: &PortPressure, out: &mut Vec<Finding>) {
         id: "ephemeral_port_pressure",
         severity: if p.share >= 0.5 { Severity::Critical } else { Severity::Warning },
         title: format!(
-            "{} is using {:.0}% of its ephemeral ports toward {} in TIME-WAIT",
+            "{} toward {}: at this connection rate TIME-WAIT ties up {:.0}% of its ephemeral ports",
             p.client,
-            p.share * 100.0,
-            p.server
+            p.server,
+            p.share * 100.0
         ),
         evidence,
         fix: vec![
