@@ -225,35 +225,36 @@ fn proxy_without_keepalive(inp: &Inputs<'_>, e: &EndpointStats, out: &mut Vec<Fi
             severity = Severity::Critical;
         }
     }
-    let streams = e.samples.get("server_first").to_vec();
-    if from_end_clients {
+    let (id, title, fix) = if from_end_clients {
         let who: Vec<String> = e.top_clients.iter().map(|(ip, _)| ip.to_string()).collect();
-        out.push(Finding {
-            id: "clients_send_connection_close",
-            severity,
-            title: format!(
+        (
+            "clients_send_connection_close",
+            format!(
                 "{}: its clients send `Connection: close` on HTTP/1.1, so the server closes every connection after one request",
                 e.endpoint
             ),
-            evidence,
-            fix: vec![
+            vec![
                 format!("stop sending `Connection: close` from {} and reuse connections: a load generator's or script's header option (`wrk -H 'Connection: close'`, `curl -H 'Connection: close'`), or a client library with keep-alive turned off; use one pooled client", who.join(", ")),
                 "if they are proxies whose own clients are not in this capture: nginx sends `Connection: close` upstream unless the location sets `proxy_http_version 1.1; proxy_set_header Connection \"\";` with a `keepalive` upstream; HAProxy: drop `option httpclose`".into(),
             ],
-            streams,
-        });
-        return;
-    }
+        )
+    } else {
+        (
+            "proxy_without_upstream_keepalive",
+            format!(
+                "{}: the server closes most connections after a single HTTP/1.0 or `Connection: close` request: the hop in front of it proxies without upstream keep-alive",
+                e.endpoint
+            ),
+            NGINX_UPSTREAM_FIX.iter().map(|s| s.replace("ADDR:PORT", &e.endpoint.to_string())).collect(),
+        )
+    };
     out.push(Finding {
-        id: "proxy_without_upstream_keepalive",
+        id,
         severity,
-        title: format!(
-            "{}: the server closes most connections after a single HTTP/1.0 or `Connection: close` request: the hop in front of it proxies without upstream keep-alive",
-            e.endpoint
-        ),
+        title,
         evidence,
-        fix: NGINX_UPSTREAM_FIX.iter().map(|s| s.replace("ADDR:PORT", &e.endpoint.to_string())).collect(),
-        streams,
+        fix,
+        streams: e.samples.get("server_first").to_vec(),
     });
 }
 

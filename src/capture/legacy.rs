@@ -161,9 +161,9 @@ impl LegacyReader {
     }
 }
 
-/// `b` holds at least `at + 4` bytes.
+/// The 32-bit field at `at` in the file's byte order; `b` holds at least `at + 4` bytes.
 #[inline]
-fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
+pub(super) fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
     let b = [b[at], b[at + 1], b[at + 2], b[at + 3]];
     if big_endian {
         u32::from_be_bytes(b)

@@ -8,7 +8,7 @@ use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::input::{self, InputState, Records, BUFFER_CAPACITY};
-use super::legacy::{LegacyReader, Peek};
+use super::legacy::{u32_at, LegacyReader, Peek};
 use super::pcapng::Interface;
 use super::{CaptureError, CaptureInfo, Frame, FrameSink};
 use crate::time::Timestamp;
@@ -250,6 +250,15 @@ enum Stop {
     Malformed(u64, String),
 }
 
+/// A packet record was taken in.
+#[inline]
+fn count_packet(info: &mut CaptureInfo, ts: Timestamp, caplen: usize) {
+    info.packets += 1;
+    info.packet_bytes += caplen as u64;
+    info.first_ts.get_or_insert(ts);
+    info.last_ts = Some(ts);
+}
+
 /// One step over a legacy pcap file; see [`CaptureReader::step`].
 #[inline]
 fn step_legacy(
@@ -274,10 +283,7 @@ fn step_legacy(
                 orig_len,
             });
             if consume {
-                info.packets += 1;
-                info.packet_bytes += data.len() as u64;
-                info.first_ts.get_or_insert(ts);
-                info.last_ts = Some(ts);
+                count_packet(info, ts, data.len());
                 legacy.consume(len);
                 info.stream_bytes = legacy.consumed();
             }
@@ -340,10 +346,7 @@ impl NgSource {
                 Ok((len, Handled::Packet { ts, caplen })) => {
                     if consume {
                         self.consume(len, info);
-                        info.packets += 1;
-                        info.packet_bytes += caplen as u64;
-                        info.first_ts.get_or_insert(ts);
-                        info.last_ts = Some(ts);
+                        count_packet(info, ts, caplen);
                     }
                     return Ok(Step::Packet);
                 }
@@ -402,7 +405,7 @@ fn ng_block_problem(data: &[u8], section_big_endian: bool) -> Option<String> {
     } else {
         section_big_endian
     };
-    let len = u32_in(&head[4..8], big_endian);
+    let len = u32_at(head, 4, big_endian);
     if len < 12 || len % 4 != 0 {
         return Some(format!(
             "block length {len} is not a multiple of 4 of at least 12"
@@ -411,27 +414,15 @@ fn ng_block_problem(data: &[u8], section_big_endian: bool) -> Option<String> {
     if len as usize > MAX_RECORD {
         return Some(format!("block length {len} is over the 64 MiB limit"));
     }
-    if u32_in(&head[..4], big_endian) == PCAPNG_EPB {
-        if let Some(b) = data.get(20..24) {
-            let caplen = u32_in(b, big_endian);
-            if caplen > len.saturating_sub(32) {
-                return Some(format!(
-                    "packet length {caplen} does not fit its {len}-byte block"
-                ));
-            }
+    if u32_at(head, 0, big_endian) == PCAPNG_EPB && data.len() >= 24 {
+        let caplen = u32_at(data, 20, big_endian);
+        if caplen > len.saturating_sub(32) {
+            return Some(format!(
+                "packet length {caplen} does not fit its {len}-byte block"
+            ));
         }
     }
     None
-}
-
-/// `b` holds at least 4 bytes.
-fn u32_in(b: &[u8], big_endian: bool) -> u32 {
-    let b = [b[0], b[1], b[2], b[3]];
-    if big_endian {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
-    }
 }
 
 impl Layout {

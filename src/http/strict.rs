@@ -6,6 +6,7 @@
 //! httparse parses to the same facts (a property test checks it).
 
 use super::head::HeadInfo;
+use super::scan::is_tchar;
 
 /// Headers read before giving up; httparse's first attempt holds as many.
 const HEADERS: usize = 64;
@@ -108,7 +109,7 @@ fn headers(buf: &[u8], mut at: usize) -> Option<(usize, HeadInfo)> {
         if count > HEADERS {
             return None;
         }
-        let name_len = rest.iter().position(|&b| !is_token(b))?;
+        let name_len = rest.iter().position(|&b| !is_tchar(b))?;
         if name_len == 0 || rest[name_len] != b':' {
             return None;
         }
@@ -169,40 +170,6 @@ fn run(b: &[u8], lo: u8, tab: bool) -> usize {
         .iter()
         .position(|&c| !((lo..=b'~').contains(&c) || (tab && c == b'\t')))
         .unwrap_or(b.len() - at)
-}
-
-/// RFC 9110 `tchar`, as a table: header names are read a byte at a time.
-static TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    t
-};
-
-#[inline]
-fn is_token(b: u8) -> bool {
-    TOKEN[usize::from(b)]
 }
 
 #[cfg(test)]

@@ -280,7 +280,7 @@ impl Inputs {
         let mut front = Front {
             back,
             batch_frames: self.batch_frames,
-            next_cut: 0,
+            next_cut: (self.frames_before / self.batch_frames + 1) * self.batch_frames,
             progress,
             frames_before: self.frames_before,
             bytes_before: self.bytes_before,
@@ -347,8 +347,8 @@ impl Inputs {
 struct Front<'a> {
     back: &'a mut dyn Back,
     batch_frames: u64,
-    /// The next frame number that may end a batch: frame numbers rise, so the division that
-    /// tells a batch end runs once per batch, not once per frame.
+    /// The frame number that ends the current batch (the next multiple of `batch_frames`):
+    /// frame numbers rise one by one, so no division per frame is needed to find it.
     next_cut: u64,
     progress: &'a mut dyn FnMut(u64),
     frames_before: u64,
@@ -368,11 +368,9 @@ impl FrameSink for Front<'_> {
             }
             Err(reason) => self.counts.skipped[reason as usize] += 1,
         }
-        if number >= self.next_cut {
-            if number % self.batch_frames == 0 {
-                self.back.end_batch(number, self.now);
-            }
-            self.next_cut = (number - number % self.batch_frames).saturating_add(self.batch_frames);
+        if number == self.next_cut {
+            self.back.end_batch(number, self.now);
+            self.next_cut += self.batch_frames;
         }
         if self.back.stopped() {
             ControlFlow::Break(())
