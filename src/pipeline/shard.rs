@@ -94,22 +94,30 @@ pub(super) fn run(
     thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(n);
         let mut from_workers = Vec::with_capacity(n);
+        let mut emptied = Vec::with_capacity(n);
         for i in 0..n {
             let (work_tx, work_rx) = sync_channel::<Work>(QUEUE);
             let (reply_tx, reply_rx) = sync_channel::<Reply>(QUEUE);
+            // One more than can be in flight, so a worker never waits to hand one back.
+            let (empty_tx, empty_rx) = sync_channel::<Batch>(QUEUE + 1);
             let tracker_config = config.tracker();
             thread::Builder::new()
                 .name(format!("finscope-work{i}"))
-                .spawn_scoped(scope, move || work(tracker_config, work_rx, reply_tx))
+                .spawn_scoped(scope, move || {
+                    work(tracker_config, work_rx, reply_tx, empty_tx)
+                })
                 .map_err(PipelineError::Thread)?;
             to_workers.push(work_tx);
             from_workers.push(reply_rx);
+            emptied.push(empty_rx);
         }
         let read_bytes = &read_bytes;
         let inputs = Inputs::new(config);
         let reader = thread::Builder::new()
             .name("finscope-read".into())
-            .spawn_scoped(scope, move || read(readers, inputs, to_workers, read_bytes))
+            .spawn_scoped(scope, move || {
+                read(readers, inputs, to_workers, emptied, read_bytes)
+            })
             .map_err(PipelineError::Thread)?;
         let merged = merge(&from_workers, records, &mut || {
             progress(read_bytes.load(Ordering::Relaxed))
@@ -128,11 +136,13 @@ fn read(
     readers: Vec<CaptureReader>,
     mut inputs: Inputs,
     workers: Vec<SyncSender<Work>>,
+    emptied: Vec<Receiver<Batch>>,
     read_bytes: &AtomicU64,
 ) -> Result<Inputs, PipelineError> {
     let mut deal = Deal {
         batches: workers.iter().map(|_| Batch::default()).collect(),
         workers,
+        emptied,
         gone: false,
     };
     for mut reader in readers {
@@ -154,6 +164,8 @@ fn read(
 /// Deals segments out by connection: both directions of a 4-tuple hash alike.
 struct Deal {
     workers: Vec<SyncSender<Work>>,
+    /// Batches the workers are done with, to fill again: no allocation per batch.
+    emptied: Vec<Receiver<Batch>>,
     batches: Vec<Batch>,
     /// A worker is gone (the merge stopped): stop reading.
     gone: bool,
@@ -161,14 +173,15 @@ struct Deal {
 
 impl Deal {
     fn send(&mut self, end: Option<(u64, Timestamp)>) {
-        for (worker, batch) in self.workers.iter().zip(&mut self.batches) {
-            let packets = Vec::with_capacity(batch.packets.capacity());
-            let bytes = Vec::with_capacity(batch.bytes.capacity());
-            let full = Batch {
-                packets: std::mem::replace(&mut batch.packets, packets),
-                bytes: std::mem::replace(&mut batch.bytes, bytes),
-                end,
-            };
+        let queues = self.workers.iter().zip(&self.emptied);
+        for ((worker, emptied), batch) in queues.zip(&mut self.batches) {
+            let next = emptied.try_recv().unwrap_or_else(|_| Batch {
+                packets: Vec::with_capacity(batch.packets.capacity()),
+                bytes: Vec::with_capacity(batch.bytes.capacity()),
+                end: None,
+            });
+            let mut full = std::mem::replace(batch, next);
+            full.end = end;
             if worker.send(Work::Batch(full)).is_err() {
                 self.gone = true;
             }
@@ -232,13 +245,18 @@ fn worker_of(a: Endpoint, b: Endpoint, workers: usize) -> usize {
 }
 
 /// A worker: tracks its share of the connections, batch by batch.
-fn work(config: TrackerConfig, work: Receiver<Work>, replies: SyncSender<Reply>) {
+fn work(
+    config: TrackerConfig,
+    work: Receiver<Work>,
+    replies: SyncSender<Reply>,
+    emptied: SyncSender<Batch>,
+) {
     let mut tracker = Tracker::with_handler(config, HttpStreams);
     let mut out = Collect::default();
     while let Ok(job) = work.recv() {
         let mut started = Vec::new();
         let (held, last) = match job {
-            Work::Batch(batch) => {
+            Work::Batch(mut batch) => {
                 for p in &batch.packets {
                     let seg = Segment {
                         src: p.src,
@@ -262,6 +280,10 @@ fn work(config: TrackerConfig, work: Receiver<Work>, replies: SyncSender<Reply>)
                     out.place = (frame, 1);
                     tracker.advance(now, &mut out);
                 }
+                batch.packets.clear();
+                batch.bytes.clear();
+                // The reader allocates a new one if the queue back is full or gone.
+                let _ = emptied.try_send(batch);
                 (held, None)
             }
             Work::Finish => {
