@@ -219,7 +219,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             let mut tracker = Tracker::new(tracker_config());
             let mut n = 0u64;
-            let mut sink = |r: &ConnRecord, _: &()| n += u64::from(r.client_end == 0);
+            let mut sink = |r: &ConnRecord, _: &mut ()| n += u64::from(r.client_end == 0);
             track(&mut tracker, &segments, &mut sink);
             black_box(n)
         })
@@ -229,8 +229,8 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             let mut tracker = Tracker::with_handler(tracker_config(), HttpStreams);
             let mut n = 0u64;
-            let mut sink = |r: &ConnRecord, h: &HttpConn| {
-                n += u64::from(black_box(h.summary(r.client_end)).requests);
+            let mut sink = |r: &ConnRecord, h: &mut HttpConn| {
+                n += u64::from(black_box(h.take_summary(r.client_end)).requests);
             };
             track(&mut tracker, &segments, &mut sink);
             black_box(n)
@@ -269,7 +269,7 @@ fn records_of(
     let mut tracker = Tracker::with_handler(tracker_config(), HttpStreams);
     let mut records = Vec::new();
     let mut sink =
-        |r: &ConnRecord, h: &HttpConn| records.push((r.clone(), h.summary(r.client_end)));
+        |r: &ConnRecord, h: &mut HttpConn| records.push((r.clone(), h.take_summary(r.client_end)));
     track(&mut tracker, segments, &mut sink);
     (records, tracker.stats())
 }

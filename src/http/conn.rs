@@ -224,14 +224,29 @@ impl HttpConn {
 
     /// What was seen, with `client_end` (0 or 1) saying which end is the client.
     pub fn summary(&self, client_end: usize) -> HttpSummary {
-        let Some(inner) = self.inner.as_deref() else {
+        let acc = self.inner.as_deref().map(|i| i.acc.clone());
+        self.complete(acc, client_end)
+    }
+
+    /// [`summary`](Self::summary) for a connection that is done: the counters are moved out,
+    /// not copied, and the parsing state is left empty.
+    pub fn take_summary(&mut self, client_end: usize) -> HttpSummary {
+        let acc = self
+            .inner
+            .as_deref_mut()
+            .map(|i| std::mem::take(&mut i.acc));
+        self.complete(acc, client_end)
+    }
+
+    /// The counters `acc` with what only the connection knows filled in.
+    fn complete(&self, acc: Option<HttpSummary>, client_end: usize) -> HttpSummary {
+        let (Some(mut s), Some(inner)) = (acc, self.inner.as_deref()) else {
             return HttpSummary {
                 app: self.app,
                 gaps: self.gaps,
                 ..HttpSummary::default()
             };
         };
-        let mut s = inner.acc.clone();
         s.app = match self.app {
             App::None if inner.seen_payload => App::Other,
             app => app,

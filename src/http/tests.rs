@@ -43,6 +43,25 @@ fn one_request_one_response() {
     assert!(!s.upgraded);
 }
 
+/// What the pipeline takes out of a finished connection is what `summary` shows, also for
+/// unanswered requests and a connection without HTTP.
+#[test]
+fn take_summary_moves_out_what_summary_shows() {
+    for exchange in [
+        &[(C, GET), (S, OK), (C, GET)][..],
+        &[(C, b"\x16\x03\x01\x00\x05hello".as_slice())][..],
+        &[][..],
+    ] {
+        let mut c = run(exchange);
+        let shown = c.summary(C);
+        assert_eq!(c.take_summary(C), shown);
+    }
+    let mut c = run(&[(C, GET), (S, OK), (C, GET)]);
+    let s = c.take_summary(C);
+    assert_eq!((s.requests, s.unanswered_requests), (2, 1));
+    assert_eq!(s.first_request.unwrap().target, "/a");
+}
+
 #[test]
 fn keep_alive_three_requests() {
     let s = run(&[(C, GET), (S, OK), (C, GET), (S, OK), (C, GET), (S, OK)]).summary(C);

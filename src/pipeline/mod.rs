@@ -196,9 +196,9 @@ impl<'a, 'b> Forward<'a, 'b> {
 }
 
 impl RecordSink<HttpConn> for Forward<'_, '_> {
-    fn record(&mut self, r: &ConnRecord, http: &HttpConn) {
+    fn record(&mut self, r: &ConnRecord, http: &mut HttpConn) {
         if self.error.is_none() {
-            if let Err(e) = (self.records)(r, &http.summary(r.client_end)) {
+            if let Err(e) = (self.records)(r, &http.take_summary(r.client_end)) {
                 self.error = Some(e);
             }
         }

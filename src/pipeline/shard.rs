@@ -313,11 +313,11 @@ struct Collect {
 }
 
 impl RecordSink<HttpConn> for Collect {
-    fn record(&mut self, rec: &ConnRecord, http: &HttpConn) {
+    fn record(&mut self, rec: &ConnRecord, http: &mut HttpConn) {
         self.records.push(Shipped {
             place: (self.place.0, self.place.1, rec.first_frame),
             rec: rec.clone(),
-            http: http.summary(rec.client_end),
+            http: http.take_summary(rec.client_end),
         });
     }
 }

@@ -14,13 +14,14 @@ use super::record::{Anomaly, ConnRecord, EndReason};
 use super::stream::{NoPayload, StreamHandler, MAX_HELD_TOTAL};
 
 /// Receives each connection's record, with the stream handler's state for it, when the
-/// tracker lets go of the connection.
+/// tracker lets go of the connection. The state is dropped afterwards, so the sink may take
+/// what it wants out of it rather than copy it.
 pub trait RecordSink<A = ()> {
-    fn record(&mut self, rec: &ConnRecord, app: &A);
+    fn record(&mut self, rec: &ConnRecord, app: &mut A);
 }
 
-impl<A, F: FnMut(&ConnRecord, &A)> RecordSink<A> for F {
-    fn record(&mut self, rec: &ConnRecord, app: &A) {
+impl<A, F: FnMut(&ConnRecord, &mut A)> RecordSink<A> for F {
+    fn record(&mut self, rec: &ConnRecord, app: &mut A) {
         self(rec, app)
     }
 }
@@ -364,7 +365,7 @@ fn emit<H: StreamHandler>(
     conn.flush_streams(handler, budget);
     let mut rec = conn.record(end);
     rec.reused_at = reused_at;
-    sink.record(&rec, &conn.app);
+    sink.record(&rec, &mut conn.app);
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl Script {
         for line in script.split(';').map(str::trim).filter(|l| !l.is_empty()) {
             self.step(line);
         }
-        let mut sink = |r: &ConnRecord, _: &()| self.records.push(r.clone());
+        let mut sink = |r: &ConnRecord, _: &mut ()| self.records.push(r.clone());
         self.tracker.finish(&mut sink);
         self.records
     }
@@ -142,7 +142,7 @@ impl Script {
         };
         self.frame += 1;
         let records = &mut self.records;
-        let mut sink = |r: &ConnRecord, _: &()| records.push(r.clone());
+        let mut sink = |r: &ConnRecord, _: &mut ()| records.push(r.clone());
         // Time advances with every segment, as if each were its own batch.
         let ts = Timestamp(ts_ms * 1_000_000);
         self.tracker.advance(ts, &mut sink);
