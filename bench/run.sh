@@ -35,6 +35,9 @@
 #   SLOW_TOOLS="tshark tcptrace" SLOW_SIZE=200M SLOW_RUNS=2 (0 skips them; TSHARK_SIZE and
 #   TSHARK_RUNS are the old names) TIMEOUT=1800 (seconds, per command) FINSCOPE= (another
 #   finscope binary to measure instead of this checkout's release build)
+#   DOC= (a Markdown file, e.g. docs/performance.md: the tables and checks are written into it
+#   between `<!-- bench:KEY -->` and `<!-- /bench:KEY -->`, replacing the last run's; see
+#   bench/doc.py) DOC_KEY= (default: FILE's name without .pcap, or gen-SIZES-MIX)
 set -euo pipefail
 
 DATA=${DATA:-/work/bench-data}
@@ -49,6 +52,8 @@ SLOW_TOOLS=${SLOW_TOOLS:-tshark tcptrace}
 SLOW_SIZE=${SLOW_SIZE:-${TSHARK_SIZE:-200M}}
 SLOW_RUNS=${SLOW_RUNS:-${TSHARK_RUNS:-2}}
 TIMEOUT=${TIMEOUT:-1800}
+DOC=${DOC:-}
+DOC_KEY=${DOC_KEY:-}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1G)
 
@@ -81,6 +86,11 @@ FINSCOPE=${FINSCOPE:-$target/release/finscope}
 GENCAP=$target/release/examples/gencap
 FLOOR=$target/release/examples/pcapfloor
 
+# What the run measures, for bench/doc.py.
+load_before=$(cut -d" " -f1-3 /proc/loadavg | sed "s/ /, /g")
+started=$(date -u "+%Y-%m-%d %H:%M UTC")
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit + uncommitted changes"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results=$DATA/results-$stamp.tsv
 packets=$DATA/packets-$stamp.tsv
@@ -245,6 +255,23 @@ python3 "$here/table.py" "$results" "$packets" | tee "$DATA/table-$stamp.md"
 echo
 echo "Correctness:"
 cat "$checks"
+if [ -n "$DOC" ]; then
+    if [ -z "$DOC_KEY" ]; then
+        if [ -n "$FILE" ]; then
+            DOC_KEY=$(basename "$FILE" .pcap)
+        else
+            DOC_KEY="gen-$(IFS=-; echo "${SIZES[*]}")-$MIX"
+        fi
+    fi
+    settings="RUNS=$RUNS SLOW_RUNS=$SLOW_RUNS"
+    [ -z "$THREADS" ] || settings="THREADS=\"$THREADS\" $settings"
+    if [ -n "$FILE" ]; then
+        command="FILE=$FILE $settings bench/run.sh"
+    else
+        command="MIX=$MIX SEED=$SEED LINK=$LINK SLOW_SIZE=$SLOW_SIZE $settings bench/run.sh ${SIZES[*]}"
+    fi
+    BENCH_LOAD=$load_before BENCH_DATE=$started BENCH_COMMIT=$commit python3 "$here/doc.py" "$DOC" "$DOC_KEY" "$DATA/table-$stamp.md" "$checks" "$command"
+fi
 if [ "$failed" -ne 0 ]; then
     echo "bench: CORRECTNESS CHECK FAILED" >&2
     exit 1
