@@ -153,6 +153,11 @@ impl CaptureReader {
     /// reading stops and [`CaptureInfo::truncated_at`] says where.
     pub fn run(&mut self, sink: &mut dyn FrameSink) -> Result<(), CaptureError> {
         loop {
+            if let Source::Legacy(legacy) = &mut self.source {
+                if !self.done && legacy_records(legacy, &mut self.info, sink).is_break() {
+                    return Ok(());
+                }
+            }
             let mut flow = ControlFlow::Continue(());
             match self.step(true, &mut |frame| flow = sink.frame(frame))? {
                 Step::Packet if flow.is_break() => return Ok(()),
@@ -257,6 +262,40 @@ fn count_packet(info: &mut CaptureInfo, ts: Timestamp, caplen: usize) {
     info.packet_bytes += caplen as u64;
     info.first_ts.get_or_insert(ts);
     info.last_ts = Some(ts);
+}
+
+/// Shows `sink` every legacy record that is whole in the buffer, in a loop of its own: the
+/// common case, without a step's checks and returns per record. What is not a whole record
+/// (the buffer's end, the input's end, a bad length) is left to [`step_legacy`].
+#[inline]
+fn legacy_records(
+    legacy: &mut LegacyReader,
+    info: &mut CaptureInfo,
+    sink: &mut dyn FrameSink,
+) -> ControlFlow<()> {
+    let mut flow = ControlFlow::Continue(());
+    while let Peek::Record {
+        ts,
+        data,
+        orig_len,
+        len,
+    } = legacy.peek(MAX_RECORD)
+    {
+        flow = sink.frame(&Frame {
+            number: info.packets + 1,
+            ts,
+            linktype: legacy.linktype,
+            data,
+            orig_len,
+        });
+        count_packet(info, ts, data.len());
+        legacy.consume(len);
+        if flow.is_break() {
+            break;
+        }
+    }
+    info.stream_bytes = legacy.consumed();
+    flow
 }
 
 /// One step over a legacy pcap file; see [`CaptureReader::step`].

@@ -67,12 +67,7 @@ pub(super) fn response(buf: &[u8]) -> Option<Response> {
         .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
     let reason_end = match &line[4..6] {
         b"\r\n" => at + 4,
-        [b' ', _] => {
-            let from = at + 5;
-            from + buf[from..]
-                .iter()
-                .position(|&b| !matches!(b, b'\t' | b' '..=b'~'))?
-        }
+        [b' ', _] => at + 5 + value_run(&buf[at + 5..]),
         _ => return None,
     };
     if buf.get(reason_end..reason_end + 2)? != b"\r\n" {
@@ -109,15 +104,18 @@ fn headers(buf: &[u8], mut at: usize) -> Option<(usize, HeadInfo)> {
         if count > HEADERS {
             return None;
         }
-        let name_len = rest.iter().position(|&b| !is_tchar(b))?;
-        if name_len == 0 || rest[name_len] != b':' {
+        // The name is all tchars up to the first colon.
+        let name_len = colon(rest)?;
+        if name_len == 0 || !rest[..name_len].iter().all(|&b| is_tchar(b)) {
             return None;
         }
-        let value_start = name_len
-            + 1
-            + rest[name_len + 1..]
-                .iter()
-                .position(|&b| b != b' ' && b != b'\t')?;
+        let mut value_start = name_len + 1;
+        while matches!(rest.get(value_start), Some(b' ' | b'\t')) {
+            value_start += 1;
+        }
+        if value_start == rest.len() {
+            return None;
+        }
         let line_end = value_start + value_run(&rest[value_start..]);
         if rest.get(line_end..line_end + 2)? != b"\r\n" {
             return None;
@@ -127,6 +125,25 @@ fn headers(buf: &[u8], mut at: usize) -> Option<(usize, HeadInfo)> {
         info.add(&rest[..name_len], value);
         at += line_end + 2;
     }
+}
+
+/// The offset of the first `:` in `b`, eight bytes at a time: a word's lowest flagged byte is
+/// exactly its first colon (borrows only run upwards from a byte that matched).
+#[inline]
+fn colon(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    const COLONS: u64 = u64::from_le_bytes([b':'; 8]);
+    let mut at = 0;
+    while let Some(word) = b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        let x = u64::from_le_bytes(*word) ^ COLONS;
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    b[at..].iter().position(|&c| c == b':').map(|i| at + i)
 }
 
 /// How many bytes at the start of `b` may stand in a header value: HT and `' '..='~'`.
@@ -388,6 +405,7 @@ mod tests {
                 .position(|&c| !matches!(c, b'!'..=b'~'))
                 .unwrap_or(b.len());
             prop_assert_eq!(target_run(&b), slow);
+            prop_assert_eq!(colon(&b), b.iter().position(|&c| c == b':'));
         }
     }
 
