@@ -33,6 +33,16 @@ impl Endpoint {
             }
         }
     }
+
+    /// An IPv4 endpoint's address and port in one word, `words().1` for it: most keys are
+    /// two of these, and comparing and hashing one word each is cheaper.
+    #[inline]
+    fn v4_word(&self) -> Option<u64> {
+        match self.ip {
+            IpAddr::V4(a) => Some(u64::from(a.to_bits()) << 16 | u64::from(self.port)),
+            IpAddr::V6(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for Endpoint {
@@ -58,6 +68,10 @@ pub struct FlowKey {
 impl Hash for FlowKey {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
+        if let (Some(lo), Some(hi)) = (self.lo.v4_word(), self.hi.v4_word()) {
+            state.write_u128(u128::from(lo) << 64 | u128::from(hi));
+            return;
+        }
         let (lo_high, lo_low) = self.lo.words();
         let (hi_high, hi_low) = self.hi.words();
         state.write_u128(lo_low);
@@ -71,7 +85,11 @@ impl FlowKey {
     /// The key of a segment from `src` to `dst`, and whether `src` is the key's `lo`.
     #[inline]
     pub fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, Dir) {
-        if src.words() <= dst.words() {
+        let in_order = match (src.v4_word(), dst.v4_word()) {
+            (Some(s), Some(d)) => s <= d,
+            _ => src.words() <= dst.words(),
+        };
+        if in_order {
             (FlowKey { lo: src, hi: dst }, Dir::LoToHi)
         } else {
             (FlowKey { lo: dst, hi: src }, Dir::HiToLo)
@@ -159,6 +177,13 @@ mod tests {
             for b in &eps {
                 assert_eq!(a.words().cmp(&b.words()), a.cmp(b), "{a} {b}");
                 assert_eq!(a.words() == b.words(), a == b, "{a} {b}");
+                if let (Some(x), Some(y)) = (a.v4_word(), b.v4_word()) {
+                    assert_eq!(x.cmp(&y), a.cmp(b), "{a} {b}");
+                }
+                // The key's order of its ends follows the endpoints' order.
+                let (key, dir) = FlowKey::of(*a, *b);
+                assert_eq!(key.lo, *a.min(b), "{a} {b}");
+                assert_eq!(dir == Dir::LoToHi, a <= b, "{a} {b}");
             }
         }
     }
