@@ -40,24 +40,25 @@ impl HeadInfo {
         let h = self;
         // The length picks the one name worth comparing: most headers are none of these.
         match name.len() {
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                h.conn_close |= scan::has_token(value, b"close");
-                h.keep_alive |= scan::has_token(value, b"keep-alive");
+            10 if scan::name_is(name, b"connection") => {
+                let (close, keep_alive) = scan::close_and_keep_alive(value);
+                h.conn_close |= close;
+                h.keep_alive |= keep_alive;
             }
-            4 if name.eq_ignore_ascii_case(b"host") => h.has_host = true,
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            4 if scan::name_is(name, b"host") => h.has_host = true,
+            17 if scan::name_is(name, b"transfer-encoding") => {
                 let chunked = scan::last_is_chunked(value);
                 h.chunked = chunked;
                 h.other_coding = !chunked;
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if scan::name_is(name, b"content-length") => {
                 match (scan::decimal(value), h.content_length) {
                     (Some(n), None) => h.content_length = Some(n),
                     (Some(n), Some(m)) if n == m => {}
                     _ => h.bad_length = true,
                 }
             }
-            10 if name.eq_ignore_ascii_case(b"keep-alive") => {
+            10 if scan::name_is(name, b"keep-alive") => {
                 if let Some(t) = scan::keep_alive_timeout(value) {
                     h.keep_alive_timeout = Some(t);
                 }

@@ -231,8 +231,38 @@ fn trim(s: &[u8]) -> &[u8] {
 }
 
 /// Whether a list-valued header (`Connection`) contains `token`, case-insensitively.
+#[cfg(test)]
 pub(super) fn has_token(value: &[u8], token: &[u8]) -> bool {
     list_items(value).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// Whether a `Connection` value holds the token `close`, and `keep-alive`, in one pass.
+pub(super) fn close_and_keep_alive(value: &[u8]) -> (bool, bool) {
+    let (mut close, mut keep_alive) = (false, false);
+    for t in list_items(value) {
+        close |= t.eq_ignore_ascii_case(b"close");
+        keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+    }
+    (close, keep_alive)
+}
+
+/// Whether header name `name`, a token (RFC 9110 `tchar`s), is `lower` (lowercase letters and
+/// `-`) in any case, eight bytes at a time: setting bit 5 folds an uppercase letter to its
+/// lowercase, and no tchar other than a letter or `-` folds to a letter or `-` (only CR, not a
+/// tchar, folds to `-`).
+#[inline]
+pub(super) fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    const FOLD: u64 = u64::from_le_bytes([0x20; 8]);
+    fn word(b: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w) | FOLD
+    }
+    name.len() == lower.len()
+        && name
+            .chunks(8)
+            .zip(lower.chunks(8))
+            .all(|(n, l)| word(n) == word(l))
 }
 
 /// Whether the last transfer coding of a `Transfer-Encoding` value is `chunked`.

@@ -772,6 +772,14 @@ mod recognisers {
     fn header_values() {
         assert!(scan::has_token(b" TE, close ", b"close"));
         assert!(!scan::has_token(b"closed", b"close"));
+        assert_eq!(
+            scan::close_and_keep_alive(b"Keep-Alive, CLOSE"),
+            (true, true)
+        );
+        assert_eq!(
+            scan::close_and_keep_alive(b"closed,keep-alive2"),
+            (false, false)
+        );
         assert!(scan::last_is_chunked(b"gzip, Chunked"));
         assert!(!scan::last_is_chunked(b"chunked, gzip"));
         assert_eq!(scan::decimal(b" 42 "), Some(42));
@@ -782,5 +790,48 @@ mod recognisers {
             scan::keep_alive_timeout(b"timeout=99999999999"),
             Some(u32::MAX)
         );
+    }
+
+    /// Every header name a token can be, against the names `HeadInfo` looks for: the folded
+    /// word compare says what `eq_ignore_ascii_case` says.
+    #[test]
+    fn header_names_compare_as_eq_ignore_ascii_case() {
+        let tchars: Vec<u8> = (0..=255u8).filter(|&b| scan::is_tchar(b)).collect();
+        let wanted: [&[u8]; 5] = [
+            b"host",
+            b"connection",
+            b"keep-alive",
+            b"content-length",
+            b"transfer-encoding",
+        ];
+        for lower in wanted {
+            // The name itself in mixed case, then each position replaced by every tchar.
+            let mixed: Vec<u8> = lower
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    if i % 2 == 0 {
+                        b.to_ascii_uppercase()
+                    } else {
+                        *b
+                    }
+                })
+                .collect();
+            assert!(scan::name_is(&mixed, lower));
+            for i in 0..lower.len() {
+                for &t in &tchars {
+                    let mut name = mixed.clone();
+                    name[i] = t;
+                    assert_eq!(
+                        scan::name_is(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{:?} {:?}",
+                        String::from_utf8_lossy(&name),
+                        String::from_utf8_lossy(lower)
+                    );
+                }
+            }
+            assert!(!scan::name_is(&mixed[1..], lower));
+        }
     }
 }
