@@ -3,6 +3,7 @@
 //! the figure `ss -tan state time-wait` would show; and, for client hosts, how close those
 //! sockets bring them to running out of ephemeral ports toward one server endpoint.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
@@ -51,27 +52,50 @@ impl TimeWaitConfig {
     }
 }
 
-/// A count over time kept as +1/-1 steps per bucket.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A count over time kept as +1/-1 steps per bucket: every bucket an interval starts or ends
+/// in has an entry, even if its steps cancel out.
+#[derive(Clone, Debug, Default)]
 struct Curve {
     steps: BTreeMap<i64, i64>,
+    /// Steps not yet in `steps`, one bucket for starts and one for ends, with their sum.
+    /// Records come in about the order their TIME-WAIT began, so runs of them start (and
+    /// end) in one bucket: such a run costs one map update, not two per record.
+    pending: [Option<(i64, i64)>; 2],
     entries: u64,
     cut_by_reuse: u64,
 }
 
 impl Curve {
     fn add(&mut self, start: Timestamp, end: Timestamp, cut: bool) {
-        *self.steps.entry(start.0.div_euclid(BUCKET.0)).or_default() += 1;
-        *self
-            .steps
-            .entry(
-                end.0
-                    .div_euclid(BUCKET.0)
-                    .max(start.0.div_euclid(BUCKET.0) + 1),
-            )
-            .or_default() -= 1;
+        let first = start.0.div_euclid(BUCKET.0);
+        self.step(0, first, 1);
+        self.step(1, end.0.div_euclid(BUCKET.0).max(first + 1), -1);
         self.entries += 1;
         self.cut_by_reuse += u64::from(cut);
+    }
+
+    /// Adds `d` to bucket `b` through pending slot `slot`.
+    fn step(&mut self, slot: usize, b: i64, d: i64) {
+        match &mut self.pending[slot] {
+            Some((pb, sum)) if *pb == b => *sum += d,
+            pending => {
+                if let Some((pb, sum)) = pending.replace((b, d)) {
+                    *self.steps.entry(pb).or_default() += sum;
+                }
+            }
+        }
+    }
+
+    /// Every bucket's step, the pending ones included.
+    fn all_steps(&self) -> Cow<'_, BTreeMap<i64, i64>> {
+        if self.pending.iter().all(Option::is_none) {
+            return Cow::Borrowed(&self.steps);
+        }
+        let mut steps = self.steps.clone();
+        for &(b, sum) in self.pending.iter().flatten() {
+            *steps.entry(b).or_default() += sum;
+        }
+        Cow::Owned(steps)
     }
 
     /// Count at the start of every bucket where it changes, within `[from, to]`.
@@ -80,7 +104,7 @@ impl Curve {
         let mut level: i64 = 0;
         let mut out = vec![];
         let mut started = false;
-        for (&b, &d) in &self.steps {
+        for (&b, &d) in self.all_steps().iter() {
             if b > hi {
                 break;
             }
@@ -353,6 +377,33 @@ mod tests {
 
     fn s(x: f64) -> Timestamp {
         Timestamp((x * 1e9) as i64)
+    }
+
+    proptest::proptest! {
+        /// Pending steps change nothing: the points are those of every step put in the map
+        /// at once, whatever the order and overlap of the intervals.
+        #[test]
+        fn curve_points_are_those_of_all_steps(
+            intervals in proptest::collection::vec((0i64..40, 0i64..30, proptest::bool::ANY), 0..60),
+            from in 0i64..20,
+            span in 0i64..80,
+        ) {
+            let mut c = Curve::default();
+            let mut reference = Curve::default();
+            for &(start, len, cut) in &intervals {
+                let (start, end) = (s(start as f64 * 0.1), s((start + len) as f64 * 0.1));
+                c.add(start, end, cut);
+                let first = start.0.div_euclid(BUCKET.0);
+                *reference.steps.entry(first).or_default() += 1;
+                *reference
+                    .steps
+                    .entry(end.0.div_euclid(BUCKET.0).max(first + 1))
+                    .or_default() -= 1;
+            }
+            let (from, to) = (s(from as f64 * 0.1), s((from + span) as f64 * 0.1));
+            proptest::prop_assert_eq!(c.points(from, to), reference.points(from, to));
+            proptest::prop_assert_eq!(c.all_steps().into_owned(), reference.steps);
+        }
     }
 
     #[test]
