@@ -43,7 +43,7 @@ def machine():
 
 def commit_now():
     commit = run("git", "rev-parse", "--short", "HEAD")
-    dirty = run("git", "status", "--porcelain", "--untracked-files=no")
+    dirty = run("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md")
     if dirty not in ("", "unknown"):
         commit += " + uncommitted changes"
     return commit

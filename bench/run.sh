@@ -90,7 +90,8 @@ FLOOR=$target/release/examples/pcapfloor
 load_before=$(cut -d" " -f1-3 /proc/loadavg | sed "s/ /, /g")
 started=$(date -u "+%Y-%m-%d %H:%M UTC")
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit + uncommitted changes"
+# Changed Markdown (this run's own tables, written into the document) does not change what runs.
+[ -z "$(git status --porcelain --untracked-files=no -- . ':!*.md' 2>/dev/null)" ] || commit="$commit + uncommitted changes"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results=$DATA/results-$stamp.tsv
 packets=$DATA/packets-$stamp.tsv
