@@ -3,9 +3,9 @@
 
 usage: doc.py DOC KEY TABLE.md CHECKS.txt COMMAND
 
-bench/run.sh passes what it saw when it started, since the run measured that: BENCH_COMMIT
-(the checkout's commit, "+ uncommitted changes" if it had some), BENCH_DATE and BENCH_LOAD (the
-load average). Without them, doc.py reads them now.
+bench/run.sh passes, in the environment, what it saw when it started, since the run measured
+that: BENCH_COMMIT (the checkout's commit, "+ uncommitted changes" if its code had some),
+BENCH_DATE and BENCH_LOAD (the load average).
 
 The run's part of DOC is everything between the lines `<!-- bench:KEY -->` and
 `<!-- /bench:KEY -->`; it is replaced by a header (the command, date, commit, machine and load)
@@ -13,17 +13,8 @@ followed by TABLE.md (what table.py printed) and the correctness checks of CHECK
 outside the markers, written by hand, is kept. Without the markers in DOC, the part is appended
 at its end, markers included, so the next run of the same KEY replaces it.
 """
-import datetime
 import os
-import subprocess
 import sys
-
-
-def run(*cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def machine():
@@ -36,24 +27,12 @@ def machine():
                     break
     except OSError:
         pass
-    # bench/run.sh passes the load it saw before its first command.
-    load = os.environ.get("BENCH_LOAD") or ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = os.environ["BENCH_LOAD"]
     return f"{os.cpu_count()} CPUs ({model}), load average before the run {load}"
 
 
-def commit_now():
-    commit = run("git", "rev-parse", "--short", "HEAD")
-    dirty = run("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md")
-    if dirty not in ("", "unknown"):
-        commit += " + uncommitted changes"
-    return commit
-
-
 def part(key, table, checks, command):
-    commit = os.environ.get("BENCH_COMMIT") or commit_now()
-    now = os.environ.get("BENCH_DATE") or datetime.datetime.now(
-        datetime.timezone.utc
-    ).strftime("%Y-%m-%d %H:%M UTC")
+    commit, now = os.environ["BENCH_COMMIT"], os.environ["BENCH_DATE"]
     lines = [
         f"<!-- bench:{key} -->",
         f"Written by `bench/run.sh` on {now}, commit `{commit}`, {machine()}:",
@@ -87,7 +66,8 @@ def splice(doc, key, new):
 
 
 def main():
-    if len(sys.argv) != 6:
+    missing = [v for v in ("BENCH_COMMIT", "BENCH_DATE", "BENCH_LOAD") if v not in os.environ]
+    if len(sys.argv) != 6 or missing:
         sys.exit(__doc__)
     doc_path, key, table_path, checks_path, command = sys.argv[1:]
     with open(table_path) as f:

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// One end of a TCP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,7 +23,7 @@ impl Endpoint {
     #[inline]
     fn words(&self) -> (u64, u128) {
         match self.ip {
-            IpAddr::V4(a) => (0, u128::from(a.to_bits()) << 16 | u128::from(self.port)),
+            IpAddr::V4(a) => (0, u128::from(v4_word(a, self.port))),
             IpAddr::V6(a) => {
                 let bits = a.to_bits();
                 (
@@ -39,10 +39,15 @@ impl Endpoint {
     #[inline]
     fn v4_word(&self) -> Option<u64> {
         match self.ip {
-            IpAddr::V4(a) => Some(u64::from(a.to_bits()) << 16 | u64::from(self.port)),
+            IpAddr::V4(a) => Some(v4_word(a, self.port)),
             IpAddr::V6(_) => None,
         }
     }
+}
+
+#[inline]
+fn v4_word(a: Ipv4Addr, port: u16) -> u64 {
+    u64::from(a.to_bits()) << 16 | u64::from(port)
 }
 
 impl fmt::Display for Endpoint {

@@ -384,7 +384,10 @@ mod tests {
         /// at once, whatever the order and overlap of the intervals.
         #[test]
         fn curve_points_are_those_of_all_steps(
-            intervals in proptest::collection::vec((0i64..40, 0i64..30, proptest::bool::ANY), 0..60),
+            intervals in proptest::collection::vec(
+                (0i64..40, 0i64..30, proptest::bool::ANY),
+                0..60,
+            ),
             from in 0i64..20,
             span in 0i64..80,
         ) {

@@ -11,7 +11,8 @@ use pcap_parser::{PcapError, PcapNGReader};
 use super::legacy::{LegacyReader, LEGACY_BUFFER};
 use super::{CaptureError, Format};
 
-/// pcap-parser's buffer for pcapng (legacy pcap uses at most [`LEGACY_BUFFER`]). tcpdump's default snaplen is 262144, so 1 MiB holds several records.
+/// pcap-parser's buffer for pcapng (legacy pcap uses at most [`LEGACY_BUFFER`]). tcpdump's
+/// default snaplen is 262144, so 1 MiB holds several records.
 pub(super) const BUFFER_CAPACITY: usize = 1 << 20;
 const INPUT_BUFFER: usize = 64 << 10;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];

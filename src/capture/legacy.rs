@@ -6,6 +6,7 @@
 use std::io::{self, Read};
 
 use super::input::{read_full, InputState};
+use super::Frame;
 use crate::time::Timestamp;
 
 /// Small enough to stay in the L2 cache while the records in it are decoded, large enough that
@@ -36,9 +37,7 @@ pub(super) struct LegacyReader {
 /// What the buffer holds at the read position.
 pub(super) enum Peek<'a> {
     Record {
-        ts: Timestamp,
-        data: &'a [u8],
-        orig_len: u32,
+        frame: Frame<'a>,
         /// Header and data: what [`LegacyReader::consume`] takes.
         len: usize,
     },
@@ -95,10 +94,10 @@ impl LegacyReader {
         self.exhausted
     }
 
-    /// The record at the read position, if it is all buffered. `max_caplen` bounds the
-    /// captured length a header may declare.
+    /// The record at the read position, as frame `number`, if it is all buffered.
+    /// `max_caplen` bounds the captured length a header may declare.
     #[inline]
-    pub fn peek(&self, max_caplen: usize) -> Peek<'_> {
+    pub fn peek(&self, max_caplen: usize, number: u64) -> Peek<'_> {
         let avail = &self.buf[self.start..self.end];
         let Some(head) = avail.first_chunk::<16>() else {
             // The length is judged as soon as it is buffered, even if the header is cut.
@@ -129,9 +128,13 @@ impl LegacyReader {
             i64::from(frac) * 1000
         };
         Peek::Record {
-            ts: Timestamp::from_secs_nanos(i64::from(secs), frac),
-            data,
-            orig_len: u32_at(head, 12, self.big_endian),
+            frame: Frame {
+                number,
+                ts: Timestamp::from_secs_nanos(i64::from(secs), frac),
+                linktype: self.linktype,
+                data,
+                orig_len: u32_at(head, 12, self.big_endian),
+            },
             len,
         }
     }

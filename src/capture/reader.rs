@@ -274,21 +274,9 @@ fn legacy_records(
     sink: &mut dyn FrameSink,
 ) -> ControlFlow<()> {
     let mut flow = ControlFlow::Continue(());
-    while let Peek::Record {
-        ts,
-        data,
-        orig_len,
-        len,
-    } = legacy.peek(MAX_RECORD)
-    {
-        flow = sink.frame(&Frame {
-            number: info.packets + 1,
-            ts,
-            linktype: legacy.linktype,
-            data,
-            orig_len,
-        });
-        count_packet(info, ts, data.len());
+    while let Peek::Record { frame, len } = legacy.peek(MAX_RECORD, info.packets + 1) {
+        flow = sink.frame(&frame);
+        count_packet(info, frame.ts, frame.data.len());
         legacy.consume(len);
         if flow.is_break() {
             break;
@@ -307,22 +295,11 @@ fn step_legacy(
     consume: bool,
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<Step, Stop> {
-    match legacy.peek(MAX_RECORD) {
-        Peek::Record {
-            ts,
-            data,
-            orig_len,
-            len,
-        } => {
-            on_frame(&Frame {
-                number: info.packets + 1,
-                ts,
-                linktype: legacy.linktype,
-                data,
-                orig_len,
-            });
+    match legacy.peek(MAX_RECORD, info.packets + 1) {
+        Peek::Record { frame, len } => {
+            on_frame(&frame);
             if consume {
-                count_packet(info, ts, data.len());
+                count_packet(info, frame.ts, frame.data.len());
                 legacy.consume(len);
                 info.stream_bytes = legacy.consumed();
             }

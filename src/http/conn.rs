@@ -2,8 +2,9 @@
 //!
 //! Each end's stream runs through [`Phase`]s: its first bytes are classified, then message heads
 //! are parsed (strict reader, else httparse) straight from the caller's slice and bodies are
-//! skipped by arithmetic. Only the unparsed tail of a head (or chunk-size line, or candidate line while
-//! resynchronising) split across calls is copied, into a buffer capped at [`PENDING_MAX`].
+//! skipped by arithmetic. Only the unparsed tail of a head (or chunk-size line, or candidate
+//! line while resynchronising) split across calls is copied, into a buffer capped at
+//! [`PENDING_MAX`].
 
 use std::mem;
 
@@ -228,8 +229,8 @@ impl HttpConn {
         self.complete(acc, client_end)
     }
 
-    /// [`summary`](Self::summary) for a connection that is done: the counters are moved out,
-    /// not copied, and the parsing state is left empty.
+    /// [`summary`](Self::summary) for a connection that is done: the counters are moved out
+    /// of the parsing state, not copied (the first request's target with them).
     pub fn take_summary(&mut self, client_end: usize) -> HttpSummary {
         let acc = self
             .inner

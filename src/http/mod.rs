@@ -7,10 +7,11 @@
 //! Each end is classified by its first bytes: a request line, a status line, a TLS handshake
 //! record, the h2c preface or something else; a connection whose first sender is not HTTP/1.x
 //! is labelled and then ignored. Heads are parsed straight from the caller's slice, by a strict
-//! reader for the common shape and by httparse for the rest; bodies (Content-Length, chunked, close-delimited) are skipped by arithmetic, and
-//! responses are matched in order to the requests of the other end. Only a head split across
-//! calls is copied, into a buffer capped at [`PENDING_MAX`]. A gap outside a body, or bytes that
-//! do not parse, make the stream look for the next request or status line and carry on.
+//! reader for the common shape and by httparse for the rest; bodies (Content-Length, chunked,
+//! close-delimited) are skipped by arithmetic, and responses are matched in order to the
+//! requests of the other end. Only a head split across calls is copied, into a buffer capped at
+//! [`PENDING_MAX`]. A gap outside a body, or bytes that do not parse, make the stream look for
+//! the next request or status line and carry on.
 //! [`HttpConn::summary`] says what was seen.
 
 mod conn;

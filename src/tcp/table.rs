@@ -43,7 +43,8 @@ pub struct TrackerConfig {
     pub held_budget: usize,
 }
 
-/// Default flow-table limit: about 2 GB at most (about 2.1 KB per held connection), sized for a laptop.
+/// Default flow-table limit: about 2 GB at most (about 2.1 KB per held connection), sized for a
+/// laptop.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000_000;
 
 impl Default for TrackerConfig {
