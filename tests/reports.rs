@@ -115,7 +115,7 @@ fn hostile_summary() -> Summary {
         &mut |r, http| {
             let mut http = http.clone();
             if let Some(q) = &mut http.first_request {
-                q.target = HOSTILE.to_string();
+                q.target = HOSTILE.into();
             }
             agg.add(r, &http);
             Ok(())

@@ -82,7 +82,7 @@ impl HealthTracker {
             None if self.count < MAX_SERIES => {
                 self.count += 1;
                 self.series
-                    .entry(q.target.clone())
+                    .entry(q.target.to_string())
                     .or_default()
                     .entry(key)
                     .or_default()

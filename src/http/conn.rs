@@ -28,14 +28,16 @@ const PENDING_STEP: usize = 2048;
 
 /// Per-connection HTTP/1.x tracker. See the module docs of [`crate::http`].
 ///
-/// A connection with no payload costs `size_of::<HttpConn>()` (16 bytes); parsing state lives
-/// in one box allocated at the first payload byte and freed as soon as the connection turns out
-/// not to be HTTP.
+/// The parsing state is held in place, not boxed: set up at the first payload byte and let go
+/// as soon as the connection turns out not to be HTTP. A box would cost an allocation per
+/// connection and, when a finished connection is read again after the linger time, one more
+/// cache miss in a chain of them (tracker entry, connection, parsing state, first target).
+/// Only the tail of a message head split across segments goes on the heap.
 #[derive(Debug, Default)]
 pub struct HttpConn {
     app: App,
     gaps: u32,
-    inner: Option<Box<Inner>>,
+    inner: Option<Inner>,
 }
 
 #[derive(Debug, Default)]
@@ -167,7 +169,7 @@ impl HttpConn {
         if bytes.is_empty() || end > 1 || self.stopped() {
             return;
         }
-        let inner = self.inner.get_or_insert_with(Box::default);
+        let inner = self.inner.get_or_insert_with(Inner::default);
         inner.seen_payload = true;
         inner.ends[end].last_ts = ts;
         let pending = mem::take(&mut inner.ends[end].pending);
@@ -192,7 +194,7 @@ impl HttpConn {
         if self.stopped() {
             return;
         }
-        let inner = self.inner.get_or_insert_with(Box::default);
+        let inner = self.inner.get_or_insert_with(Inner::default);
         let e = &mut inner.ends[end];
         e.pending.clear();
         let last_ts = e.last_ts;
@@ -213,7 +215,7 @@ impl HttpConn {
         if end > 1 {
             return;
         }
-        if let Some(inner) = self.inner.as_deref_mut() {
+        if let Some(inner) = self.inner.as_mut() {
             if inner.ends[end].phase == Phase::UntilClose {
                 inner.message_done(end, ts);
             }
@@ -225,23 +227,20 @@ impl HttpConn {
 
     /// What was seen, with `client_end` (0 or 1) saying which end is the client.
     pub fn summary(&self, client_end: usize) -> HttpSummary {
-        let acc = self.inner.as_deref().map(|i| i.acc.clone());
+        let acc = self.inner.as_ref().map(|i| i.acc.clone());
         self.complete(acc, client_end)
     }
 
     /// [`summary`](Self::summary) for a connection that is done: the counters are moved out
     /// of the parsing state, not copied (the first request's target with them).
     pub fn take_summary(&mut self, client_end: usize) -> HttpSummary {
-        let acc = self
-            .inner
-            .as_deref_mut()
-            .map(|i| std::mem::take(&mut i.acc));
+        let acc = self.inner.as_mut().map(|i| std::mem::take(&mut i.acc));
         self.complete(acc, client_end)
     }
 
     /// The counters `acc` with what only the connection knows filled in.
     fn complete(&self, acc: Option<HttpSummary>, client_end: usize) -> HttpSummary {
-        let (Some(mut s), Some(inner)) = (acc, self.inner.as_deref()) else {
+        let (Some(mut s), Some(inner)) = (acc, self.inner.as_ref()) else {
             return HttpSummary {
                 app: self.app,
                 gaps: self.gaps,
@@ -261,13 +260,6 @@ impl HttpConn {
         s
     }
 
-    /// Bytes of the parsing state boxed at a connection's first payload byte, for the memory
-    /// budget per connection.
-    #[cfg(test)]
-    pub(crate) const fn parsing_state_bytes() -> usize {
-        std::mem::size_of::<Inner>()
-    }
-
     /// Whether the connection turned out not to be HTTP, so nothing more is looked at.
     fn stopped(&self) -> bool {
         matches!(self.app, App::Tls | App::Http2 | App::Other)
@@ -277,7 +269,7 @@ impl HttpConn {
     fn feed(&mut self, end: usize, ts: Timestamp, mut pending: Vec<u8>, bytes: &[u8]) -> Vec<u8> {
         let mut off = 0;
         loop {
-            let Some(inner) = self.inner.as_deref_mut() else {
+            let Some(inner) = self.inner.as_mut() else {
                 return pending;
             };
             if pending.is_empty() {
@@ -306,7 +298,7 @@ impl HttpConn {
                     pending.extend_from_slice(&bytes[off..off + take]);
                     off += take;
                 }
-                let Some(inner) = self.inner.as_deref_mut() else {
+                let Some(inner) = self.inner.as_mut() else {
                     return pending;
                 };
                 match inner.run(end, ts, &pending, &mut self.app) {
@@ -326,7 +318,7 @@ impl HttpConn {
     }
 
     fn put_back(&mut self, end: usize, mut pending: Vec<u8>) {
-        if let Some(inner) = self.inner.as_deref_mut() {
+        if let Some(inner) = self.inner.as_mut() {
             if pending.is_empty() && pending.capacity() > PENDING_KEEP {
                 pending = Vec::new();
             }
@@ -699,7 +691,7 @@ impl HttpConn {
 
     pub(super) fn pending_capacity(&self, end: usize) -> usize {
         self.inner
-            .as_deref()
+            .as_ref()
             .map_or(0, |i| i.ends[end].pending.capacity())
     }
 }

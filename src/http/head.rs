@@ -8,7 +8,7 @@ use httparse::{Header, ParserConfig, Status};
 
 use super::scan;
 use super::strict;
-use super::summary::{Method, RequestLine};
+use super::summary::{Method, RequestLine, Target};
 
 /// What a message head says about framing and the connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub(super) struct RequestHead {
     pub(super) method: Method,
     pub(super) version: u8,
     /// Only for the connection's first request.
-    pub(super) target: Option<String>,
+    pub(super) target: Option<Target>,
     pub(super) info: HeadInfo,
 }
 
@@ -100,8 +100,10 @@ fn parser_config() -> ParserConfig {
 }
 
 /// The request line's target as kept for the connection's first request.
-fn first_target(target: &[u8]) -> String {
-    String::from_utf8_lossy(&target[..target.len().min(RequestLine::TARGET_MAX)]).into_owned()
+fn first_target(target: &[u8]) -> Target {
+    Target::new(&String::from_utf8_lossy(
+        &target[..target.len().min(RequestLine::TARGET_MAX)],
+    ))
 }
 
 pub(super) fn parse_request<const N: usize>(

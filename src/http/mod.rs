@@ -23,7 +23,7 @@ mod summary;
 mod tests;
 
 pub use conn::{HttpConn, PENDING_MAX};
-pub use summary::{App, HttpSummary, Method, RequestLine};
+pub use summary::{App, HttpSummary, Method, RequestLine, Target};
 
 /// Request methods recognised at the start of a client's first payload. `PRI` is the HTTP/2
 /// connection preface (`PRI * HTTP/2.0`).

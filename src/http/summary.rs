@@ -102,7 +102,7 @@ impl Method {
 pub struct RequestLine {
     pub method: Method,
     /// The request target, cut to [`RequestLine::TARGET_MAX`] bytes, lossy UTF-8.
-    pub target: String,
+    pub target: Target,
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: u8,
     /// Whether the request carried a `Host` header.
@@ -111,6 +111,94 @@ pub struct RequestLine {
 
 impl RequestLine {
     pub const TARGET_MAX: usize = 200;
+}
+
+/// A request target as a connection's summary keeps it: up to [`Target::INLINE`] bytes in
+/// place, longer ones on the heap. Most targets are short (`/`, `/health`), and a finished
+/// connection's summary is read again only after the linger time, long after it was written:
+/// a target on the heap would cost an allocation per connection and a cache miss then.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Target(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    /// Always UTF-8: it is copied from a `&str`.
+    Inline {
+        len: u8,
+        bytes: [u8; Target::INLINE],
+    },
+    Heap(Box<str>),
+}
+
+impl Target {
+    /// Longest target kept in place; the whole value is as large as a `String`.
+    pub const INLINE: usize = 22;
+
+    pub fn new(s: &str) -> Self {
+        if s.len() > Target::INLINE {
+            return Target(Repr::Heap(s.into()));
+        }
+        let mut bytes = [0; Target::INLINE];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Target(Repr::Inline {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Copied whole from a `&str`, so it cannot fail; the empty string would only hide a
+            // bug, never a panic in a report.
+            Repr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Repr::Heap(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Target {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Target {
+    fn from(s: &str) -> Self {
+        Target::new(s)
+    }
+}
+
+impl From<String> for Target {
+    fn from(s: String) -> Self {
+        Target::new(&s)
+    }
+}
+
+impl PartialEq<str> for Target {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Target {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// HTTP/1.x seen on one connection. Client and server are as the caller of

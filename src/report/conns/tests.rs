@@ -135,7 +135,7 @@ fn http_json(h: &HttpSummary) -> HttpJson {
         keep_alive_timeout_s: h.keep_alive_timeout_s,
         first_request: h.first_request.as_ref().map(|q| RequestJson {
             method: q.method.as_str(),
-            target: q.target.clone(),
+            target: q.target.to_string(),
             version: VERSIONS[usize::from(q.version.min(1))],
             has_host: q.has_host,
         }),
@@ -683,7 +683,7 @@ fn any_http() -> impl Strategy<Value = HttpSummary> {
                 keep_alive_timeout_s,
                 first_request: first.map(|(m, target, version, has_host)| RequestLine {
                     method: Method::ALL[m],
-                    target,
+                    target: target.into(),
                     version,
                     has_host,
                 }),
@@ -793,7 +793,7 @@ fn lines_longer_than_the_buffer_come_out_whole() {
         format!("{}\"{}", "x".repeat(LINE_BUF - 100), "y".repeat(LINE_BUF)),
     ] {
         if let Some(q) = &mut h.first_request {
-            q.target = target;
+            q.target = target.into();
         }
         assert_same(&ndjson(&r, &h), &reference_ndjson(&r, &h));
         assert_same(&csv(&r, &h), &reference_csv(&r, &h));
@@ -826,7 +826,7 @@ impl Write for Full {
 fn a_write_error_is_returned_and_ends_the_record() {
     let (r, mut h) = sample();
     if let Some(q) = &mut h.first_request {
-        q.target = "/".repeat(3 * LINE_BUF);
+        q.target = "/".repeat(3 * LINE_BUF).into();
     }
     type Render = fn(&mut Full, &ConnRecord, &HttpSummary) -> io::Result<()>;
     let renders: [(Render, Vec<u8>); 2] = [
