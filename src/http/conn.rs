@@ -260,6 +260,26 @@ impl HttpConn {
         s
     }
 
+    /// A word from each part of the state (both ends, the counters spread over several cache
+    /// lines), combined; see [`crate::tcp::StreamHandler::touch`].
+    pub(crate) fn touch(&self) -> u64 {
+        let Some(i) = &self.inner else {
+            return u64::from(self.gaps);
+        };
+        let [a, b] = &i.ends;
+        u64::from(a.queue.len)
+            ^ u64::from(b.queue.len)
+            ^ a.last_ts.0 as u64
+            ^ b.last_ts.0 as u64
+            ^ u64::from(i.acc.requests)
+            ^ u64::from(i.acc.methods[5])
+            ^ u64::from(i.acc.status_classes[2])
+            ^ u64::from(i.acc.client_conn_close)
+            ^ i.acc.last_response_ts.map_or(0, |t| t.0 as u64)
+            ^ u64::from(i.acc.gaps)
+            ^ u64::from(i.requests_by[1])
+    }
+
     /// Whether the connection turned out not to be HTTP, so nothing more is looked at.
     fn stopped(&self) -> bool {
         matches!(self.app, App::Tls | App::Http2 | App::Other)

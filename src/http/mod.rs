@@ -94,4 +94,8 @@ impl crate::tcp::StreamHandler for HttpStreams {
     fn end_of_stream(&mut self, conn: &mut HttpConn, end: usize, ts: crate::time::Timestamp) {
         conn.end_of_stream(end, ts);
     }
+
+    fn touch(conn: &HttpConn) -> u64 {
+        conn.touch()
+    }
 }

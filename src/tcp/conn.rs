@@ -136,6 +136,23 @@ impl<A> Connection<A> {
         }
     }
 
+    /// Reads a word from each part of the connection, together; see [`StreamHandler::touch`].
+    pub(crate) fn touch<H: StreamHandler<Conn = A>>(&self) {
+        let [a, b] = &self.peers;
+        let peer = |p: &Peer| {
+            p.stats.packets ^ p.max_ack.map_or(0, |s| u64::from(s.0)) ^ p.rst.map_or(0, |r| r.frame)
+        };
+        std::hint::black_box(
+            peer(a)
+                ^ peer(b)
+                ^ self.first.frame
+                ^ self.last.frame
+                ^ self.streams[0].touch()
+                ^ self.streams[1].touch()
+                ^ H::touch(&self.app),
+        );
+    }
+
     /// A FIN or RST has been seen.
     pub(crate) fn closing(&self) -> bool {
         self.peers

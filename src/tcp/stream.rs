@@ -20,6 +20,13 @@ pub trait StreamHandler {
     fn gap(&mut self, conn: &mut Self::Conn, end: usize, len: u64);
     /// `end` sent its FIN and every byte before it has been delivered (or reported missing).
     fn end_of_stream(&mut self, conn: &mut Self::Conn, end: usize, ts: Timestamp);
+    /// Reads a word from each part of `conn` and combines them. The tracker calls it when it
+    /// reads a connection again long after its last segment (a finished connection when its
+    /// linger time is over, or when a SYN takes over its 4-tuple), so that the cache misses
+    /// come at once rather than one after another as the record is built.
+    fn touch(_conn: &Self::Conn) -> u64 {
+        0
+    }
 }
 
 /// A handler that ignores payload, for callers that want only the close verdicts.
@@ -118,6 +125,11 @@ impl<H: StreamHandler> Out<'_, H> {
 }
 
 impl Reassembly {
+    /// A word of the state, for [`StreamHandler::touch`].
+    pub fn touch(&self) -> u64 {
+        self.next.map_or(0, |s| u64::from(s.0)) ^ u64::from(self.ended)
+    }
+
     /// The stream's first byte follows the SYN with initial sequence number `isn`.
     pub fn start_after_syn(&mut self, isn: SeqNumber) {
         if self.next.is_none() {

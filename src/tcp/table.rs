@@ -143,6 +143,11 @@ impl<H: StreamHandler> Tracker<H> {
         let conn = match self.flows.entry(key) {
             Entry::Occupied(e) => {
                 let conn = e.into_mut();
+                if seg.flags.syn() {
+                    // Most often a new connection on the 4-tuple of a finished one, which is
+                    // read now for the first time since its close, and then emitted.
+                    conn.touch::<H>();
+                }
                 if seg.flags.syn() && conn.is_new_connection(from, seg) {
                     let reused_while_open = conn.was_open_with_traffic();
                     let app = self.handler.open();
@@ -211,6 +216,8 @@ impl<H: StreamHandler> Tracker<H> {
             let Some(conn) = self.flows.get(&d.key) else {
                 continue;
             };
+            // Its misses now, together with the other due connections', not one by one later.
+            conn.touch::<H>();
             if conn.stream != d.stream {
                 continue; // the tuple was taken over; that record went out already
             }
