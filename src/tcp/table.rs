@@ -213,11 +213,10 @@ impl<H: StreamHandler> Tracker<H> {
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.flows.len() as u64);
         let mut due = Vec::new();
         while let Some(d) = self.finished.pop_before(now) {
-            let Some(conn) = self.flows.get(&d.key) else {
+            let Entry::Occupied(e) = self.flows.entry(d.key) else {
                 continue;
             };
-            // Its misses now, together with the other due connections', not one by one later.
-            conn.touch::<H>();
+            let conn = e.get();
             if conn.stream != d.stream {
                 continue; // the tuple was taken over; that record went out already
             }
@@ -230,21 +229,21 @@ impl<H: StreamHandler> Tracker<H> {
                 });
                 continue;
             }
-            due.push((d.stream, d.key));
+            // Its misses now, together with the other due connections', not one by one later.
+            conn.touch::<H>();
+            due.push((d.stream, e.remove()));
         }
         // Stream numbers are unique within a tracker: they alone give the order.
         due.sort_unstable_by_key(|&(stream, _)| stream);
-        for (_, key) in due {
-            if let Some(mut conn) = self.flows.remove(&key) {
-                emit(
-                    &mut self.handler,
-                    &mut self.held_budget,
-                    &mut conn,
-                    EndReason::Closed,
-                    None,
-                    sink,
-                );
-            }
+        for (_, mut conn) in due {
+            emit(
+                &mut self.handler,
+                &mut self.held_budget,
+                &mut conn,
+                EndReason::Closed,
+                None,
+                sink,
+            );
         }
     }
 
