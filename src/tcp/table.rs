@@ -211,27 +211,41 @@ impl<H: StreamHandler> Tracker<H> {
         }
         self.now = now;
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.flows.len() as u64);
-        let mut due = Vec::new();
+        let mut popped = Vec::new();
         while let Some(d) = self.finished.pop_before(now) {
-            let Entry::Occupied(e) = self.flows.entry(d.key) else {
-                continue;
+            popped.push(d);
+        }
+        // A pass that only reads (the table, and each connection's stream, last segment and
+        // every part: `touch`), so that the cache misses of the due connections, last used
+        // the linger time ago, overlap; then a pass that takes them out of the table.
+        let mut waiting = Vec::new();
+        popped.retain(|d| {
+            let Some(conn) = self.flows.get(&d.key) else {
+                return false;
             };
-            let conn = e.get();
             if conn.stream != d.stream {
-                continue; // the tuple was taken over; that record went out already
+                return false; // the tuple was taken over; that record went out already
             }
             let quiet_until = conn.last.ts.plus(self.config.linger);
             if quiet_until >= now {
-                // Still receiving trailing segments: wait again.
-                self.finished.push(Due {
+                waiting.push(Due {
                     deadline: quiet_until,
-                    ..d
+                    ..*d
                 });
-                continue;
+                return false;
             }
-            // Its misses now, together with the other due connections', not one by one later.
             conn.touch::<H>();
-            due.push((d.stream, e.remove()));
+            true
+        });
+        // Still receiving trailing segments: wait again.
+        for d in waiting {
+            self.finished.push(d);
+        }
+        let mut due = Vec::with_capacity(popped.len());
+        for d in popped {
+            if let Some(conn) = self.flows.remove(&d.key) {
+                due.push((d.stream, conn));
+            }
         }
         // Stream numbers are unique within a tracker: they alone give the order.
         due.sort_unstable_by_key(|&(stream, _)| stream);
