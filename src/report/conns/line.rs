@@ -134,8 +134,17 @@ impl<W: Write + ?Sized> Line<'_, W> {
 
     /// A time as the JSON carries it: seconds, to the microsecond.
     pub(super) fn secs(&mut self, t: Timestamp) {
-        // 2^-20 between neighbouring floats below 2^33 s (the year 2242): finer than 1 µs.
-        self.fixed::<6>(secs(t), 8_589_934_592.0);
+        // A whole number of microseconds (as pcap timestamps are) from 10 µs to 2^51 µs (the
+        // year 2041): `secs` rounds its float to exactly those microseconds (below 2^51 its
+        // two float roundings stay under half a microsecond), and `fixed` would print their
+        // digits, so they are printed from the integer, without float arithmetic.
+        let n = t.0;
+        if n % 1000 == 0 && (10_000..2_251_799_813_685_248_000).contains(&n) {
+            self.decimal::<6>(n as u64 / 1000);
+        } else {
+            // 2^-20 between neighbouring floats below 2^33 s (the year 2242): finer than 1 µs.
+            self.fixed::<6>(secs(t), 8_589_934_592.0);
+        }
     }
 
     pub(super) fn opt_secs(&mut self, t: Option<Timestamp>) {
@@ -147,6 +156,13 @@ impl<W: Write + ?Sized> Line<'_, W> {
 
     /// A duration as the JSON carries it: milliseconds, to the microsecond.
     pub(super) fn millis(&mut self, d: Duration) {
+        // As in `millis_3`: away from a tie and below 1e14 ns, the float rounds to the
+        // integer's microseconds; `fixed` would print their digits.
+        let n = d.0;
+        if (1_000..100_000_000_000_000).contains(&n) && n % 1000 != 500 {
+            self.decimal::<3>((n as u64 + 500) / 1000);
+            return;
+        }
         // 2^-10 between neighbouring floats below 2^43 ms: finer than 0.001.
         let ms = (d.as_millis_f64() * 1000.0).round() / 1000.0;
         self.fixed::<3>(ms, 8_796_093_022_208.0);
@@ -162,18 +178,24 @@ impl<W: Write + ?Sized> Line<'_, W> {
         let units = (v * scale as f64).round();
         if units >= 1.0 && (1e-5..limit).contains(&v) && units / scale as f64 == v {
             // Below 2^53, so `units` is a whole number held exactly.
-            let units = units as u64;
-            self.u64(units / scale);
-            self.put(b".");
-            let (mut frac, mut width) = (units % scale, DIGITS as usize);
-            while frac % 10 == 0 && width > 1 {
-                frac /= 10;
-                width -= 1;
-            }
-            fill_digits(self.room(width), frac);
+            self.decimal::<DIGITS>(units as u64);
         } else if let Err(e) = serde_json::to_writer(&mut *self, &v) {
             self.fail(e.into());
         }
+    }
+
+    /// `units / 10^DIGITS` with at least one decimal and no trailing zeros after it (`1.5`,
+    /// `2.0`): the way serde_json prints such a float.
+    fn decimal<const DIGITS: u32>(&mut self, units: u64) {
+        let scale = const { 10u64.pow(DIGITS) };
+        self.u64(units / scale);
+        self.put(b".");
+        let (mut frac, mut width) = (units % scale, DIGITS as usize);
+        while frac % 10 == 0 && width > 1 {
+            frac /= 10;
+            width -= 1;
+        }
+        fill_digits(self.room(width), frac);
     }
 
     /// A JSON string from packet bytes, quoted and escaped as serde_json does.

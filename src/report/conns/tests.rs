@@ -752,6 +752,8 @@ fn fast_floats_match_serde_json_around_their_limits() {
         (1 << 32) * s - 50_000,
         (1 << 33) * s - 10_000_000,
         (1 << 33) * s - 50_000,
+        // Where `secs` leaves its integer path (2^51 µs).
+        (1 << 51) * 1000 - 10_000_000,
         -s,
     ];
     for start in starts {
@@ -763,7 +765,14 @@ fn fast_floats_match_serde_json_around_their_limits() {
         }
     }
     let ms = 1_000_000;
-    for start in [0, 1_000 * ms - 50_000, (1 << 43) * ms - 10_000_000, -ms] {
+    // With where `millis` leaves its integer path (1e14 ns).
+    for start in [
+        0,
+        1_000 * ms - 50_000,
+        100_000_000_000_000 - 10_000_000,
+        (1 << 43) * ms - 10_000_000,
+        -ms,
+    ] {
         for i in 0..20_000 {
             let d = Duration(start + i * 1000);
             assert_eq!(written(|l| l.millis(d)), serde_millis(d), "{d:?}");
