@@ -271,6 +271,7 @@ fn time_wait_at_end_matches_what_the_kernel_held() {
 
 #[test]
 fn findings_name_the_hop_and_the_fix() {
+    // The ids of a capture's findings, each with its title.
     let ids = |name: &str| -> Vec<(String, String)> {
         analyze(&[name])
             .findings
@@ -278,20 +279,18 @@ fn findings_name_the_hop_and_the_fix() {
             .map(|f| (f.id.to_string(), f.title.clone()))
             .collect()
     };
+    // Whether finding `id` is there, with a title that starts with `at` ("" for any).
+    let has = |f: &[(String, String)], id: &str, at: &str| {
+        f.iter().any(|(i, t)| i == id && t.starts_with(at))
+    };
     let f = ids("nginx-default-upstream.pcap");
     assert!(
-        f.iter()
-            .any(|(id, t)| id == "proxy_without_upstream_keepalive"
-                && t.starts_with("127.0.0.3:8887")),
+        has(&f, "proxy_without_upstream_keepalive", "127.0.0.3:8887"),
         "{f:?}"
     );
-    assert!(f.iter().any(|(id, _)| id == "tw_sysctl_caution"), "{f:?}");
+    assert!(has(&f, "tw_sysctl_caution", ""), "{f:?}");
     let f = ids("nginx-upstream-keepalive.pcap");
-    assert!(
-        !f.iter()
-            .any(|(id, _)| id == "proxy_without_upstream_keepalive"),
-        "{f:?}"
-    );
+    assert!(!has(&f, "proxy_without_upstream_keepalive", ""), "{f:?}");
     assert!(
         f.iter()
             .any(|(id, t)| id == "server_idle_timeout" && t.contains("after about 2 s")),
@@ -300,48 +299,31 @@ fn findings_name_the_hop_and_the_fix() {
 
     let f = ids("healthcheck-no-keepalive.pcap");
     assert!(
-        f.iter()
-            .any(|(id, t)| id == "health_checks_without_keepalive"
-                && t.starts_with("127.0.0.3:8887")),
+        has(&f, "health_checks_without_keepalive", "127.0.0.3:8887"),
         "{f:?}"
     );
     let f = ids("healthcheck-fixed.pcap");
     assert!(
-        !f.iter()
-            .any(|(id, t)| id == "health_checks_without_keepalive"
-                && t.starts_with("127.0.0.3:8887")),
+        !has(&f, "health_checks_without_keepalive", "127.0.0.3:8887"),
         "{f:?}"
     );
 
     let f = ids("client-no-pool.pcap");
-    assert!(
-        f.iter()
-            .any(|(id, t)| id == "client_without_pool" && t.starts_with("127.0.0.10")),
-        "{f:?}"
-    );
+    assert!(has(&f, "client_without_pool", "127.0.0.10"), "{f:?}");
     let f = ids("client-pool.pcap");
-    assert!(
-        !f.iter().any(|(id, _)| id == "client_without_pool"),
-        "{f:?}"
-    );
+    assert!(!has(&f, "client_without_pool", ""), "{f:?}");
 
     // HTTP/1.1 `Connection: close` straight from curl: the client's doing, not a proxy's.
     let f = ids("client-connection-close.pcap");
     assert!(
-        f.iter()
-            .any(|(id, t)| id == "clients_send_connection_close"
-                && t.starts_with("127.0.0.3:8887")),
+        has(&f, "clients_send_connection_close", "127.0.0.3:8887"),
         "{f:?}"
     );
-    assert!(
-        !f.iter()
-            .any(|(id, _)| id == "proxy_without_upstream_keepalive"),
-        "{f:?}"
-    );
-    assert!(f.iter().any(|(id, _)| id == "tw_sysctl_caution"), "{f:?}");
+    assert!(!has(&f, "proxy_without_upstream_keepalive", ""), "{f:?}");
+    assert!(has(&f, "tw_sysctl_caution", ""), "{f:?}");
 
     let f = ids("rst-linger0.pcap");
-    assert!(f.iter().any(|(id, _)| id == "resets"), "{f:?}");
+    assert!(has(&f, "resets", ""), "{f:?}");
 
     // Every finding carries evidence, a fix, and (when it has connections) a filter.
     for name in [

@@ -143,9 +143,9 @@ impl<H: StreamHandler> Tracker<H> {
         let conn = match self.flows.entry(key) {
             Entry::Occupied(e) => {
                 let conn = e.into_mut();
-                if seg.flags.syn() {
-                    // Most often a new connection on the 4-tuple of a finished one, which is
-                    // read now for the first time since its close, and then emitted.
+                if seg.flags.syn() && conn.complete() {
+                    // Most often a new connection on the 4-tuple of this finished one, which
+                    // is read now for the first time since its close, and then emitted.
                     conn.touch::<H>();
                 }
                 if seg.flags.syn() && conn.is_new_connection(from, seg) {
@@ -215,10 +215,9 @@ impl<H: StreamHandler> Tracker<H> {
         while let Some(d) = self.finished.pop_before(now) {
             popped.push(d);
         }
-        // A pass that only reads (the table, and each connection's stream, last segment and
-        // every part: `touch`), so that the cache misses of the due connections, last used
-        // the linger time ago, overlap; then a pass that takes them out of the table.
-        let mut waiting = Vec::new();
+        // A pass that changes nothing in the table (it reads each connection's stream, last
+        // segment and every part: `touch`), so that the cache misses of the due connections,
+        // last used the linger time ago, overlap; then a pass that takes them out of it.
         popped.retain(|d| {
             let Some(conn) = self.flows.get(&d.key) else {
                 return false;
@@ -228,7 +227,8 @@ impl<H: StreamHandler> Tracker<H> {
             }
             let quiet_until = conn.last.ts.plus(self.config.linger);
             if quiet_until >= now {
-                waiting.push(Due {
+                // Still receiving trailing segments: wait again.
+                self.finished.push(Due {
                     deadline: quiet_until,
                     ..*d
                 });
@@ -237,16 +237,10 @@ impl<H: StreamHandler> Tracker<H> {
             conn.touch::<H>();
             true
         });
-        // Still receiving trailing segments: wait again.
-        for d in waiting {
-            self.finished.push(d);
-        }
-        let mut due = Vec::with_capacity(popped.len());
-        for d in popped {
-            if let Some(conn) = self.flows.remove(&d.key) {
-                due.push((d.stream, conn));
-            }
-        }
+        let mut due: Vec<_> = popped
+            .into_iter()
+            .filter_map(|d| Some((d.stream, self.flows.remove(&d.key)?)))
+            .collect();
         // Stream numbers are unique within a tracker: they alone give the order.
         due.sort_unstable_by_key(|&(stream, _)| stream);
         for (_, mut conn) in due {
