@@ -5,7 +5,7 @@
 //! time-ordered) give the same verdicts.
 
 use crate::decode::Segment;
-use crate::net::Endpoint;
+use crate::net::{Endpoint, FlowKey};
 use crate::time::Timestamp;
 
 use super::record::{Anomalies, Anomaly, RolesBasis, SideStats};
@@ -158,6 +158,20 @@ impl<A> Connection<A> {
         self.peers
             .iter()
             .any(|p| p.fin.is_some() || p.rst.is_some())
+    }
+
+    /// The connection's 4-tuple, as the flow table keys it.
+    #[inline]
+    pub(crate) fn key(&self) -> FlowKey {
+        FlowKey {
+            lo: self.peers[0].ep,
+            hi: self.peers[1].ep,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn has_key(&self, key: &FlowKey) -> bool {
+        self.peers[0].ep == key.lo && self.peers[1].ep == key.hi
     }
 
     /// The close is over on the wire: both FINs, or a RST. What follows (the last ACK, a
