@@ -151,17 +151,18 @@ impl<H: StreamHandler> Tracker<H> {
                 }
                 if seg.flags.syn() && conn.is_new_connection(from, seg) {
                     let reused_while_open = conn.was_open_with_traffic();
-                    let app = self.handler.open();
-                    let next = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
-                    let mut old = std::mem::replace(conn, Box::new(next));
                     emit(
                         &mut self.handler,
                         &mut self.held_budget,
-                        &mut old,
+                        conn,
                         EndReason::Reused,
                         Some(ts),
                         sink,
                     );
+                    // The new connection takes the old one's box: no allocation, and memory
+                    // just read rather than a cold block.
+                    let app = self.handler.open();
+                    **conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
                     if reused_while_open {
                         conn.anomalies.insert(Anomaly::ReusedWhileOpen);
                     }
