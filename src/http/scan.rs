@@ -246,10 +246,10 @@ pub(super) fn close_and_keep_alive(value: &[u8]) -> (bool, bool) {
     (close, keep_alive)
 }
 
-/// Whether header name `name`, a token (RFC 9110 `tchar`s), is `lower` (lowercase letters and
-/// `-`) in any case, eight bytes at a time: setting bit 5 folds an uppercase letter to its
-/// lowercase, and no tchar other than a letter or `-` folds to a letter or `-` (only CR, not a
-/// tchar, folds to `-`).
+/// Whether header name `name`, of bytes in `'!'..='~'`, is `lower` (lowercase letters and `-`)
+/// in any case, eight bytes at a time: setting bit 5 folds an uppercase letter to its
+/// lowercase, and no byte of that range other than a letter or `-` folds to a letter or `-`
+/// (only CR, outside it, folds to `-`).
 #[inline]
 pub(super) fn name_is(name: &[u8], lower: &[u8]) -> bool {
     const FOLD: u64 = u64::from_le_bytes([0x20; 8]);
