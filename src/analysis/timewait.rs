@@ -54,13 +54,17 @@ impl TimeWaitConfig {
 
 /// A count over time kept as +1/-1 steps per bucket: every bucket an interval starts or ends
 /// in has an entry, even if its steps cancel out.
+/// Pending buckets per kind of step in a [`Curve`].
+const PENDING: usize = 8;
+
 #[derive(Clone, Debug, Default)]
 struct Curve {
     steps: BTreeMap<i64, i64>,
-    /// Steps not yet in `steps`, one bucket for starts and one for ends, with their sum.
-    /// Records come in about the order their TIME-WAIT began, so runs of them start (and
-    /// end) in one bucket: such a run costs one map update, not two per record.
-    pending: [Option<(i64, i64)>; 2],
+    /// Steps not yet in `steps`, with their sum: for starts and for ends, a few buckets, each
+    /// in the slot its number picks. Records come out a linger time (or a 4-tuple's reuse)
+    /// after their close, so those that come together start (and end) in a few buckets,
+    /// interleaved: such runs cost one map update each, not two per record.
+    pending: [[Option<(i64, i64)>; PENDING]; 2],
     entries: u64,
     cut_by_reuse: u64,
 }
@@ -74,9 +78,10 @@ impl Curve {
         self.cut_by_reuse += u64::from(cut);
     }
 
-    /// Adds `d` to bucket `b` through pending slot `slot`.
-    fn step(&mut self, slot: usize, b: i64, d: i64) {
-        match &mut self.pending[slot] {
+    /// Adds `d` to bucket `b` through the pending slots of `kind` (0 starts, 1 ends).
+    fn step(&mut self, kind: usize, b: i64, d: i64) {
+        let slot = b.rem_euclid(PENDING as i64) as usize;
+        match &mut self.pending[kind][slot] {
             Some((pb, sum)) if *pb == b => *sum += d,
             pending => {
                 if let Some((pb, sum)) = pending.replace((b, d)) {
@@ -88,11 +93,11 @@ impl Curve {
 
     /// Every bucket's step, the pending ones included.
     fn all_steps(&self) -> Cow<'_, BTreeMap<i64, i64>> {
-        if self.pending.iter().all(Option::is_none) {
+        if self.pending.iter().flatten().all(Option::is_none) {
             return Cow::Borrowed(&self.steps);
         }
         let mut steps = self.steps.clone();
-        for &(b, sum) in self.pending.iter().flatten() {
+        for &(b, sum) in self.pending.iter().flatten().flatten() {
             *steps.entry(b).or_default() += sum;
         }
         Cow::Owned(steps)
