@@ -34,6 +34,12 @@ impl HeadInfo {
         h
     }
 
+    /// Whether a header name of `len` bytes may be one [`HeadInfo::add`] reads.
+    #[inline]
+    pub(super) fn may_want(len: usize) -> bool {
+        matches!(len, 4 | 10 | 14 | 17)
+    }
+
     /// Takes in one header; `value` without the whitespace around it.
     #[inline]
     pub(super) fn add(&mut self, name: &[u8], value: &[u8]) {

@@ -112,20 +112,15 @@ fn headers(buf: &[u8], mut at: usize) -> Option<(usize, HeadInfo)> {
         if name_len == 0 || rest.get(name_len) != Some(&b':') {
             return None;
         }
-        let mut value_start = name_len + 1;
-        while matches!(rest.get(value_start), Some(b' ' | b'\t')) {
-            value_start += 1;
-        }
-        if value_start == rest.len() {
-            return None;
-        }
-        let line_end = value_start + value_run(&rest[value_start..]);
+        // The value with the whitespace around it (SP and HT, which it may also hold).
+        let line_end = name_len + 1 + value_run(&rest[name_len + 1..]);
         if rest.get(line_end..line_end + 2)? != b"\r\n" {
             return None;
         }
-        // Trailing SP and HT: the value holds no other whitespace.
-        let value = rest[value_start..line_end].trim_ascii_end();
-        info.add(&rest[..name_len], value);
+        if HeadInfo::may_want(name_len) {
+            let value = rest[name_len + 1..line_end].trim_ascii();
+            info.add(&rest[..name_len], value);
+        }
         at += line_end + 2;
     }
 }

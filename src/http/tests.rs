@@ -877,3 +877,21 @@ mod recognisers {
         }
     }
 }
+
+/// The strict reader hands `HeadInfo::add` only names of the lengths `may_want` lets through:
+/// every name `add` reads is among them.
+#[test]
+fn every_name_head_info_reads_has_a_length_it_wants() {
+    for (name, value) in [
+        ("Host", "a"),
+        ("Connection", "close"),
+        ("Keep-Alive", "timeout=5"),
+        ("Content-Length", "3"),
+        ("Transfer-Encoding", "chunked"),
+    ] {
+        let mut info = head::HeadInfo::default();
+        info.add(name.as_bytes(), value.as_bytes());
+        assert_ne!(info, head::HeadInfo::default(), "{name}");
+        assert!(head::HeadInfo::may_want(name.len()), "{name}");
+    }
+}
