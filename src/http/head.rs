@@ -34,10 +34,14 @@ impl HeadInfo {
         h
     }
 
-    /// Whether a header name of `len` bytes may be one [`HeadInfo::add`] reads.
+    /// Whether header `name` may be one [`HeadInfo::add`] reads, by its length and first
+    /// letter: most headers (`Date`, `Server`, `Content-Type`, ...) are passed over on this.
     #[inline]
-    pub(super) fn may_want(len: usize) -> bool {
-        matches!(len, 4 | 10 | 14 | 17)
+    pub(super) fn may_want(name: &[u8]) -> bool {
+        matches!(
+            (name.len(), name.first().map(|b| b | 0x20)),
+            (4, Some(b'h')) | (10, Some(b'c' | b'k')) | (14, Some(b'c')) | (17, Some(b't'))
+        )
     }
 
     /// Takes in one header; `value` without the whitespace around it.

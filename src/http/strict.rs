@@ -117,7 +117,7 @@ fn headers(buf: &[u8], mut at: usize) -> Option<(usize, HeadInfo)> {
         if rest.get(line_end..line_end + 2)? != b"\r\n" {
             return None;
         }
-        if HeadInfo::may_want(name_len) {
+        if HeadInfo::may_want(&rest[..name_len]) {
             let value = rest[name_len + 1..line_end].trim_ascii();
             info.add(&rest[..name_len], value);
         }
