@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::FastMap;
 
-use crate::http::{App, HttpSummary, Method};
+use crate::http::{App, HttpSummary, Method, Target};
 use crate::tcp::{ConnRecord, Party};
 use crate::time::Timestamp;
 
@@ -57,7 +57,9 @@ pub struct HealthCheck {
 /// Collects one-request connections per (target, source, method) at one endpoint.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HealthTracker {
-    series: FastMap<String, FastMap<(IpAddr, Method), Series>>,
+    /// By target as the summary holds it: looked up once per one-request connection, so
+    /// without making a `String` or checking UTF-8 again.
+    series: FastMap<Target, FastMap<(IpAddr, Method), Series>>,
     count: usize,
 }
 
@@ -70,7 +72,7 @@ impl HealthTracker {
             return;
         };
         let key = (r.client.ip, q.method);
-        let s = match self.series.get_mut(q.target.as_str()) {
+        let s = match self.series.get_mut(&q.target) {
             Some(by_source) => match by_source.get_mut(&key) {
                 Some(s) => s,
                 None if self.count < MAX_SERIES => {
@@ -82,7 +84,7 @@ impl HealthTracker {
             None if self.count < MAX_SERIES => {
                 self.count += 1;
                 self.series
-                    .entry(q.target.to_string())
+                    .entry(q.target.clone())
                     .or_default()
                     .entry(key)
                     .or_default()
@@ -114,7 +116,7 @@ impl HealthTracker {
                 }
                 let c = out.entry((*method, target)).or_insert_with(|| HealthCheck {
                     method: *method,
-                    target: target.clone(),
+                    target: target.to_string(),
                     connections: 0,
                     http10: 0,
                     without_host: 0,

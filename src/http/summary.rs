@@ -117,10 +117,12 @@ impl RequestLine {
 /// place, longer ones on the heap. Most targets are short (`/`, `/health`), and a finished
 /// connection's summary is read again only after the linger time, long after it was written:
 /// a target on the heap would cost an allocation per connection and a cache miss then.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Target(Repr);
 
-#[derive(Clone, PartialEq, Eq)]
+/// One string has one representation (by its length, and zero-padded in place), so the derived
+/// equality and hash are those of the string.
+#[derive(Clone, PartialEq, Eq, Hash)]
 enum Repr {
     /// Always UTF-8: it is copied from a `&str`.
     Inline {
