@@ -166,11 +166,22 @@ struct EndpointAcc {
 pub struct Aggregator {
     totals: Totals,
     starts: BTreeMap<i64, [u64; 5]>,
+    /// Counts not yet in `starts`, a few seconds of them, each in the slot its number picks:
+    /// records leave the tracker a linger time or a 4-tuple's reuse after their close, so
+    /// their start seconds come from two interleaved runs.
+    starts_pending: [Option<(i64, [u64; 5])>; 8],
     time_wait: TimeWaitTracker,
     endpoints: FastMap<Endpoint, EndpointAcc>,
     hosts: FastMap<IpAddr, HostStats>,
     anomalies: BTreeMap<Anomaly, u64>,
     unexpected: BTreeMap<(TcpState, Event), u64>,
+}
+
+fn add_starts(starts: &mut BTreeMap<i64, [u64; 5]>, second: i64, counts: [u64; 5]) {
+    let into = starts.entry(second).or_default();
+    for (into, n) in into.iter_mut().zip(counts) {
+        *into += n;
+    }
 }
 
 /// What the aggregator hands to [`Summary`](super::Summary).
@@ -212,9 +223,18 @@ impl Aggregator {
             (Some(Party::Both), _) => 2,
             (None, _) => 4,
         };
-        self.starts
-            .entry(r.first_ts.0.div_euclid(1_000_000_000))
-            .or_default()[kind] += 1;
+        let second = r.first_ts.0.div_euclid(1_000_000_000);
+        let slot = &mut self.starts_pending[second.rem_euclid(8) as usize];
+        match slot {
+            Some((s, counts)) if *s == second => counts[kind] += 1,
+            _ => {
+                let mut counts = [0; 5];
+                counts[kind] = 1;
+                if let Some((s, old)) = slot.replace((second, counts)) {
+                    add_starts(&mut self.starts, s, old);
+                }
+            }
+        }
         self.time_wait.add(r);
 
         let reason = close_reason(r, http);
@@ -321,8 +341,78 @@ impl Aggregator {
             hosts,
             anomalies: self.anomalies,
             unexpected: self.unexpected,
-            starts: self.starts,
+            starts: {
+                let mut starts = self.starts;
+                for (s, counts) in self.starts_pending.into_iter().flatten() {
+                    add_starts(&mut starts, s, counts);
+                }
+                starts
+            },
             time_wait: self.time_wait,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::tcp::{Anomalies, EndReason, RolesBasis, SideStats};
+    use crate::time::Timestamp;
+
+    fn record(stream: u64, second: i64, closer: Option<Party>) -> ConnRecord {
+        let ts = Timestamp(second * 1_000_000_000 + 1);
+        let client = Endpoint::new("10.0.0.1".parse().unwrap(), 40000);
+        ConnRecord {
+            stream,
+            client_end: 0,
+            client,
+            server: Endpoint::new("10.0.0.2".parse().unwrap(), 80),
+            roles_basis: RolesBasis::Syn,
+            first_ts: ts,
+            last_ts: ts,
+            first_frame: 1,
+            last_frame: 1,
+            sides: [SideStats::default(); 2],
+            close: if closer.is_some() {
+                CloseKind::Fin
+            } else {
+                CloseKind::Open
+            },
+            closer,
+            reset_by: None,
+            time_wait: None,
+            time_wait_start: None,
+            first_fin: None,
+            first_rst: None,
+            sent_fin: [closer.is_some(); 2],
+            final_state: [TcpState::Established; 2],
+            unexpected: None,
+            conn_state: "S1",
+            fin_retransmits: 0,
+            anomalies: Anomalies::default(),
+            end: EndReason::Closed,
+            reused_at: None,
+        }
+    }
+
+    proptest! {
+        /// The pending seconds change nothing: the starts per second are those of counting
+        /// every record straight into the map, whatever the order of their seconds (slots
+        /// shared by seconds eight apart included).
+        #[test]
+        fn starts_per_second_are_counted_exactly(
+            records in prop::collection::vec((0i64..40, 0usize..3), 0..200),
+        ) {
+            let closers = [Some(Party::Client), Some(Party::Server), None];
+            let mut agg = Aggregator::new();
+            let mut want: BTreeMap<i64, [u64; 5]> = BTreeMap::new();
+            for (i, &(second, c)) in records.iter().enumerate() {
+                agg.add(&record(i as u64, second, closers[c]), &HttpSummary::default());
+                want.entry(second).or_default()[[0, 1, 4][c]] += 1;
+            }
+            prop_assert_eq!(agg.finish().starts, want);
         }
     }
 }
