@@ -85,7 +85,13 @@ pub struct Tracker<H: StreamHandler = NoPayload> {
     next_stream: u64,
     now: Timestamp,
     stats: TrackerStats,
+    /// Boxes of connections let go of, for new connections: just read, so in the cache, and
+    /// no trip through the allocator.
+    spare: Vec<Box<Connection<H::Conn>>>,
 }
+
+/// Most spare boxes kept.
+const SPARE_BOXES: usize = 256;
 
 impl Tracker<NoPayload> {
     /// A tracker that looks at headers only.
@@ -106,6 +112,7 @@ impl<H: StreamHandler> Tracker<H> {
             next_stream: 0,
             now: Timestamp(i64::MIN),
             stats: TrackerStats::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -181,7 +188,14 @@ impl<H: StreamHandler> Tracker<H> {
                 self.next_stream += 1;
                 self.stats.connections += 1;
                 was_complete = false;
-                e.insert(Box::new(conn)).into_mut()
+                let boxed = match self.spare.pop() {
+                    Some(mut b) => {
+                        *b = conn;
+                        b
+                    }
+                    None => Box::new(conn),
+                };
+                e.insert(boxed).into_mut()
             }
         };
         conn.on_segment(
@@ -254,6 +268,9 @@ impl<H: StreamHandler> Tracker<H> {
                 None,
                 sink,
             );
+            if self.spare.len() < SPARE_BOXES {
+                self.spare.push(conn);
+            }
         }
     }
 
