@@ -7,6 +7,7 @@ use crate::http::HttpSummary;
 use crate::net::{Endpoint, Side};
 
 use super::http_stats::HttpStats;
+use super::pending::Pending;
 use super::reason::{close_reason, CloseReason};
 use super::timewait::{TimeWaitConfig, TimeWaitTracker};
 
@@ -166,22 +167,13 @@ struct EndpointAcc {
 pub struct Aggregator {
     totals: Totals,
     starts: BTreeMap<i64, [u64; 5]>,
-    /// Counts not yet in `starts`, a few seconds of them, each in the slot its number picks:
-    /// records leave the tracker a linger time or a 4-tuple's reuse after their close, so
-    /// their start seconds come from two interleaved runs.
-    starts_pending: [Option<(i64, [u64; 5])>; 8],
+    /// Counts not yet in `starts`.
+    starts_pending: Pending<[u64; 5]>,
     time_wait: TimeWaitTracker,
     endpoints: FastMap<Endpoint, EndpointAcc>,
     hosts: FastMap<IpAddr, HostStats>,
     anomalies: BTreeMap<Anomaly, u64>,
     unexpected: BTreeMap<(TcpState, Event), u64>,
-}
-
-fn add_starts(starts: &mut BTreeMap<i64, [u64; 5]>, second: i64, counts: [u64; 5]) {
-    let into = starts.entry(second).or_default();
-    for (into, n) in into.iter_mut().zip(counts) {
-        *into += n;
-    }
 }
 
 /// What the aggregator hands to [`Summary`](super::Summary).
@@ -223,18 +215,13 @@ impl Aggregator {
             (Some(Party::Both), _) => 2,
             (None, _) => 4,
         };
-        let second = r.first_ts.0.div_euclid(1_000_000_000);
-        let slot = &mut self.starts_pending[second.rem_euclid(8) as usize];
-        match slot {
-            Some((s, counts)) if *s == second => counts[kind] += 1,
-            _ => {
-                let mut counts = [0; 5];
-                counts[kind] = 1;
-                if let Some((s, old)) = slot.replace((second, counts)) {
-                    add_starts(&mut self.starts, s, old);
-                }
-            }
-        }
+        let mut one = [0; 5];
+        one[kind] = 1;
+        self.starts_pending.add(
+            r.first_ts.0.div_euclid(1_000_000_000),
+            one,
+            &mut self.starts,
+        );
         self.time_wait.add(r);
 
         let reason = close_reason(r, http);
@@ -343,9 +330,7 @@ impl Aggregator {
             unexpected: self.unexpected,
             starts: {
                 let mut starts = self.starts;
-                for (s, counts) in self.starts_pending.into_iter().flatten() {
-                    add_starts(&mut starts, s, counts);
-                }
+                self.starts_pending.flush(&mut starts);
                 starts
             },
             time_wait: self.time_wait,

@@ -7,6 +7,7 @@ mod findings;
 mod fold;
 mod health;
 mod http_stats;
+mod pending;
 mod reason;
 mod timewait;
 

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
+use super::pending::Pending;
 use super::FastMap;
 
 use crate::net::{Endpoint, Side};
@@ -54,17 +55,11 @@ impl TimeWaitConfig {
 
 /// A count over time kept as +1/-1 steps per bucket: every bucket an interval starts or ends
 /// in has an entry, even if its steps cancel out.
-/// Pending buckets per kind of step in a [`Curve`].
-const PENDING: usize = 8;
-
 #[derive(Clone, Debug, Default)]
 struct Curve {
     steps: BTreeMap<i64, i64>,
-    /// Steps not yet in `steps`, with their sum: for starts and for ends, a few buckets, each
-    /// in the slot its number picks. Records come out a linger time (or a 4-tuple's reuse)
-    /// after their close, so those that come together start (and end) in a few buckets,
-    /// interleaved: such runs cost one map update each, not two per record.
-    pending: [[Option<(i64, i64)>; PENDING]; 2],
+    /// Steps not yet in `steps`: starts' and ends' buckets, apart.
+    pending: [Pending<i64>; 2],
     entries: u64,
     cut_by_reuse: u64,
 }
@@ -78,27 +73,19 @@ impl Curve {
         self.cut_by_reuse += u64::from(cut);
     }
 
-    /// Adds `d` to bucket `b` through the pending slots of `kind` (0 starts, 1 ends).
+    /// Adds `d` to bucket `b` through the pending buckets of `kind` (0 starts, 1 ends).
     fn step(&mut self, kind: usize, b: i64, d: i64) {
-        let slot = b.rem_euclid(PENDING as i64) as usize;
-        match &mut self.pending[kind][slot] {
-            Some((pb, sum)) if *pb == b => *sum += d,
-            pending => {
-                if let Some((pb, sum)) = pending.replace((b, d)) {
-                    *self.steps.entry(pb).or_default() += sum;
-                }
-            }
-        }
+        self.pending[kind].add(b, d, &mut self.steps);
     }
 
     /// Every bucket's step, the pending ones included.
     fn all_steps(&self) -> Cow<'_, BTreeMap<i64, i64>> {
-        if self.pending.iter().flatten().all(Option::is_none) {
+        if self.pending.iter().all(Pending::is_empty) {
             return Cow::Borrowed(&self.steps);
         }
         let mut steps = self.steps.clone();
-        for &(b, sum) in self.pending.iter().flatten().flatten() {
-            *steps.entry(b).or_default() += sum;
+        for p in &self.pending {
+            p.flush(&mut steps);
         }
         Cow::Owned(steps)
     }

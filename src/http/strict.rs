@@ -141,48 +141,41 @@ fn outside(w: u64, lo: u8) -> u64 {
 /// How many bytes at the start of `b` may stand in a header name: `'!'..='~'` but `:`.
 #[inline]
 fn name_run(b: &[u8]) -> usize {
-    const COLONS: u64 = u64::from_le_bytes([b':'; 8]);
-    let mut at = 0;
-    while let Some(word) = b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
-        let w = u64::from_le_bytes(*word);
-        let x = w ^ COLONS;
-        let stop = outside(w, b'!') | (x.wrapping_sub(ONES) & !x & HIGH);
-        if stop != 0 {
-            return at + (stop.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + b[at..]
-        .iter()
-        .position(|&c| c == b':' || !(b'!'..=b'~').contains(&c))
-        .unwrap_or(b.len() - at)
+    run(b, b'!', false, true)
 }
 
 /// How many bytes at the start of `b` may stand in a header value: HT and `' '..='~'`.
 #[inline]
 fn value_run(b: &[u8]) -> usize {
-    run(b, b' ', true)
+    run(b, b' ', true, false)
 }
 
 /// How many bytes at the start of `b` may stand in a request target: `'!'..='~'`.
 #[inline]
 fn target_run(b: &[u8]) -> usize {
-    run(b, b'!', false)
+    run(b, b'!', false, false)
 }
 
-/// How many bytes at the start of `b` lie in `lo..='~'` (or are a tab, with `tab`). Eight at
-/// a time: a word's lowest flagged byte is exactly its first byte outside the range (the
-/// borrows and carries that can flag other bytes only run upwards from a flagged one).
+/// How many bytes at the start of `b` lie in `lo..='~'` (or are a tab, with `tab`), up to the
+/// first colon (with `colon`). Eight at a time: a word's lowest flagged byte is exactly its
+/// first byte that ends the run (the borrows and carries that can flag other bytes only run
+/// upwards from a flagged one).
 #[inline]
-fn run(b: &[u8], lo: u8, tab: bool) -> usize {
+fn run(b: &[u8], lo: u8, tab: bool, colon: bool) -> usize {
+    const COLONS: u64 = u64::from_le_bytes([b':'; 8]);
     let mut at = 0;
     while let Some(word) = b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
-        let outside = outside(u64::from_le_bytes(*word), lo);
-        if outside == 0 {
+        let w = u64::from_le_bytes(*word);
+        let mut stop = outside(w, lo);
+        if colon {
+            let x = w ^ COLONS;
+            stop |= x.wrapping_sub(ONES) & !x & HIGH;
+        }
+        if stop == 0 {
             at += 8;
             continue;
         }
-        let first = at + (outside.trailing_zeros() / 8) as usize;
+        let first = at + (stop.trailing_zeros() / 8) as usize;
         if tab && b[first] == b'\t' {
             at = first + 1;
             continue;
@@ -191,7 +184,10 @@ fn run(b: &[u8], lo: u8, tab: bool) -> usize {
     }
     at + b[at..]
         .iter()
-        .position(|&c| !((lo..=b'~').contains(&c) || (tab && c == b'\t')))
+        .position(|&c| {
+            let taken = (lo..=b'~').contains(&c) || (tab && c == b'\t');
+            !taken || (colon && c == b':')
+        })
         .unwrap_or(b.len() - at)
 }
 
