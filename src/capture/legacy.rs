@@ -111,7 +111,7 @@ impl LegacyReader {
                 need: self.header_len,
             };
         };
-        let caplen = u32_at(head, 8, self.big_endian);
+        let [secs, frac, caplen, orig_len] = header_words(head, self.big_endian);
         if caplen as usize > max_caplen {
             return Peek::Oversized { caplen };
         }
@@ -119,8 +119,6 @@ impl LegacyReader {
         let Some(data) = avail.get(self.header_len..len) else {
             return Peek::Short { need: len };
         };
-        let secs = u32_at(head, 0, self.big_endian);
-        let frac = u32_at(head, 4, self.big_endian);
         // In nanosecond files the second field holds nanoseconds, else microseconds.
         let frac = if self.nanosecond {
             i64::from(frac)
@@ -133,7 +131,7 @@ impl LegacyReader {
                 ts: Timestamp::from_secs_nanos(i64::from(secs), frac),
                 linktype: self.linktype,
                 data,
-                orig_len: u32_at(head, 12, self.big_endian),
+                orig_len,
             },
             len,
         }
@@ -161,6 +159,25 @@ impl LegacyReader {
         // its own, which reports progress once more.
         self.exhausted = n == 0;
         Ok(())
+    }
+}
+
+/// A record header's four fields (seconds, fraction, captured and original length) in the
+/// file's byte order: one test of the order per record rather than one per field.
+#[inline]
+fn header_words(head: &[u8; 16], big_endian: bool) -> [u32; 4] {
+    let words: [[u8; 4]; 4] = std::array::from_fn(|i| {
+        [
+            head[4 * i],
+            head[4 * i + 1],
+            head[4 * i + 2],
+            head[4 * i + 3],
+        ]
+    });
+    if big_endian {
+        words.map(u32::from_be_bytes)
+    } else {
+        words.map(u32::from_le_bytes)
     }
 }
 

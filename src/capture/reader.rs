@@ -151,7 +151,7 @@ impl CaptureReader {
 
     /// Reads every frame into `sink`. A record cut off by the end of input is not an error:
     /// reading stops and [`CaptureInfo::truncated_at`] says where.
-    pub fn run(&mut self, sink: &mut dyn FrameSink) -> Result<(), CaptureError> {
+    pub fn run<S: FrameSink + ?Sized>(&mut self, sink: &mut S) -> Result<(), CaptureError> {
         loop {
             if let Source::Legacy(legacy) = &mut self.source {
                 if !self.done && legacy_records(legacy, &mut self.info, sink).is_break() {
@@ -268,10 +268,10 @@ fn count_packet(info: &mut CaptureInfo, ts: Timestamp, caplen: usize) {
 /// common case, without a step's checks and returns per record. What is not a whole record
 /// (the buffer's end, the input's end, a bad length) is left to [`step_legacy`].
 #[inline]
-fn legacy_records(
+fn legacy_records<S: FrameSink + ?Sized>(
     legacy: &mut LegacyReader,
     info: &mut CaptureInfo,
-    sink: &mut dyn FrameSink,
+    sink: &mut S,
 ) -> ControlFlow<()> {
     let mut flow = ControlFlow::Continue(());
     while let Peek::Record { frame, len } = legacy.peek(MAX_RECORD, info.packets + 1) {

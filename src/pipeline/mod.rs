@@ -271,10 +271,10 @@ impl Inputs {
     }
 
     /// Reads one input to its end, decoding every frame and handing segments to `back`.
-    fn read(
+    fn read<B: Back>(
         &mut self,
         reader: &mut CaptureReader,
-        back: &mut dyn Back,
+        back: &mut B,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Counts, CaptureError> {
         let mut front = Front {
@@ -344,8 +344,8 @@ impl Inputs {
 }
 
 /// Per-frame work for one input: number, decode, count skips, keep the clock, cut batches.
-struct Front<'a> {
-    back: &'a mut dyn Back,
+struct Front<'a, B> {
+    back: &'a mut B,
     batch_frames: u64,
     /// The frame number that ends the current batch (the next multiple of `batch_frames`):
     /// frame numbers rise one by one, so no division per frame is needed to find it.
@@ -357,7 +357,7 @@ struct Front<'a> {
     counts: Counts,
 }
 
-impl FrameSink for Front<'_> {
+impl<B: Back> FrameSink for Front<'_, B> {
     fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
         let number = self.frames_before + frame.number;
         match decode::decode(frame.linktype, frame.data) {
