@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::FastMap;
+use super::tally::Tally;
 
 use crate::http::HttpSummary;
 use crate::net::{Endpoint, Side};
@@ -159,7 +159,7 @@ struct EndpointAcc {
     counts: CloseCounts,
     http: HttpStats,
     samples: Samples,
-    clients: FastMap<IpAddr, u64>,
+    clients: Tally<IpAddr, u64>,
 }
 
 /// Receives connection records one by one and keeps only counts.
@@ -170,8 +170,8 @@ pub struct Aggregator {
     /// Counts not yet in `starts`.
     starts_pending: Pending<[u64; 5]>,
     time_wait: TimeWaitTracker,
-    endpoints: FastMap<Endpoint, EndpointAcc>,
-    hosts: FastMap<IpAddr, HostStats>,
+    endpoints: Tally<Endpoint, EndpointAcc>,
+    hosts: Tally<IpAddr, HostStats>,
     anomalies: BTreeMap<Anomaly, u64>,
     unexpected: BTreeMap<(TcpState, Event), u64>,
 }
@@ -225,10 +225,10 @@ impl Aggregator {
         self.time_wait.add(r);
 
         let reason = close_reason(r, http);
-        let ep = self.endpoints.entry(r.server).or_default();
+        let ep = self.endpoints.entry(r.server);
         ep.counts.add(r);
         ep.http.add(r, http, reason);
-        *ep.clients.entry(r.client.ip).or_default() += 1;
+        *ep.clients.entry(r.client.ip) += 1;
         match r.closer {
             Some(Party::Server) if r.close != CloseKind::Rst => {
                 ep.samples.add("server_first", r.stream)
@@ -246,7 +246,7 @@ impl Aggregator {
         }
 
         for side in [Side::Client, Side::Server] {
-            let h = self.hosts.entry(r.endpoint(side).ip).or_default();
+            let h = self.hosts.entry(r.endpoint(side).ip);
             match side {
                 Side::Client => h.connections_as_client += 1,
                 Side::Server => h.connections_as_server += 1,

@@ -9,6 +9,7 @@ mod health;
 mod http_stats;
 mod pending;
 mod reason;
+mod tally;
 mod timewait;
 
 pub use compare::{

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
 use super::pending::Pending;
+use super::tally::Tally;
 use super::FastMap;
 
 use crate::net::{Endpoint, Side};
@@ -202,10 +203,10 @@ pub struct PortPressure {
 #[derive(Debug, Default)]
 pub struct TimeWaitTracker {
     config: TimeWaitConfig,
-    hosts: FastMap<IpAddr, Curve>,
-    pairs: FastMap<(IpAddr, Endpoint, Side), Curve>,
+    hosts: Tally<IpAddr, Curve>,
+    pairs: Tally<(IpAddr, Endpoint, Side), Curve>,
     /// Connections per (client host, server endpoint).
-    flows: FastMap<(IpAddr, Endpoint), u64>,
+    flows: Tally<(IpAddr, Endpoint), u64>,
     /// Client-side TIME-WAIT 4-tuples still within their hold, to catch a SYN that reuses one.
     client_tw: FastMap<(Endpoint, Endpoint), (Timestamp, Timestamp)>,
     client_tw_order: VecDeque<(Timestamp, Endpoint, Endpoint)>,
@@ -221,7 +222,7 @@ impl TimeWaitTracker {
     }
 
     pub fn add(&mut self, r: &ConnRecord) {
-        *self.flows.entry((r.client.ip, r.server)).or_default() += 1;
+        *self.flows.entry((r.client.ip, r.server)) += 1;
         let tuple = (r.client, r.server);
         if let Some(&(start, end)) = self.client_tw.get(&tuple) {
             if r.first_ts > start && r.first_ts < end {
@@ -245,10 +246,9 @@ impl TimeWaitTracker {
                 _ => full,
             };
             let cut = end < full;
-            self.hosts.entry(host).or_default().add(start, end, cut);
+            self.hosts.entry(host).add(start, end, cut);
             self.pairs
                 .entry((host, r.server, side))
-                .or_default()
                 .add(start, end, cut);
             if side == Side::Client {
                 self.client_tw.insert(tuple, (start, end));
