@@ -227,7 +227,7 @@ fn stages(c: &mut Criterion) {
 
     g.bench_function("tcp/http", |b| {
         b.iter(|| {
-            let mut tracker = Tracker::with_handler(tracker_config(), HttpStreams);
+            let mut tracker = Tracker::with_handler(tracker_config(), HttpStreams::default());
             let mut n = 0u64;
             let mut sink = |r: &ConnRecord, h: &mut HttpConn| {
                 n += u64::from(black_box(h.take_summary(r.client_end)).requests);
@@ -266,7 +266,7 @@ fn stages(c: &mut Criterion) {
 fn records_of(
     segments: &[(Segment<'_>, Timestamp, u64)],
 ) -> (Vec<(ConnRecord, HttpSummary)>, TrackerStats) {
-    let mut tracker = Tracker::with_handler(tracker_config(), HttpStreams);
+    let mut tracker = Tracker::with_handler(tracker_config(), HttpStreams::default());
     let mut records = Vec::new();
     let mut sink =
         |r: &ConnRecord, h: &mut HttpConn| records.push((r.clone(), h.take_summary(r.client_end)));

@@ -10,7 +10,7 @@ use std::mem;
 
 use httparse::Status;
 
-use super::head::{parse_request, parse_response, parse_with_retry};
+use super::head::{parse_request, parse_response, parse_with_retry, HeadMemo};
 use super::scan::{self, Class, Resync, Want};
 use super::summary::{App, HttpSummary, Method, RequestLine};
 use crate::time::Timestamp;
@@ -166,6 +166,18 @@ impl HttpConn {
 
     /// In-order payload bytes sent by end `end` (0 or 1) at capture time `ts`.
     pub fn data(&mut self, end: usize, ts: Timestamp, bytes: &[u8]) {
+        self.data_with(end, ts, bytes, &mut HeadMemo::default());
+    }
+
+    /// [`data`](Self::data), answering heads seen lately from `memo` (shared by the
+    /// connections of one tracker).
+    pub(crate) fn data_with(
+        &mut self,
+        end: usize,
+        ts: Timestamp,
+        bytes: &[u8],
+        memo: &mut HeadMemo,
+    ) {
         if bytes.is_empty() || end > 1 || self.stopped() {
             return;
         }
@@ -173,7 +185,7 @@ impl HttpConn {
         inner.seen_payload = true;
         inner.ends[end].last_ts = ts;
         let pending = mem::take(&mut inner.ends[end].pending);
-        let pending = self.feed(end, ts, pending, bytes);
+        let pending = self.feed(end, ts, pending, bytes, memo);
         self.put_back(end, pending);
     }
 
@@ -286,7 +298,14 @@ impl HttpConn {
     }
 
     /// Runs `bytes` through end `end`, after what is pending, and returns what is pending then.
-    fn feed(&mut self, end: usize, ts: Timestamp, mut pending: Vec<u8>, bytes: &[u8]) -> Vec<u8> {
+    fn feed(
+        &mut self,
+        end: usize,
+        ts: Timestamp,
+        mut pending: Vec<u8>,
+        bytes: &[u8],
+        memo: &mut HeadMemo,
+    ) -> Vec<u8> {
         let mut off = 0;
         loop {
             let Some(inner) = self.inner.as_mut() else {
@@ -294,7 +313,7 @@ impl HttpConn {
             };
             if pending.is_empty() {
                 let rest = &bytes[off..];
-                match inner.run(end, ts, rest, &mut self.app) {
+                match inner.run(end, ts, rest, &mut self.app, memo) {
                     None => break,
                     Some(at) if rest.len() - at <= PENDING_MAX => {
                         pending.extend_from_slice(&rest[at..]);
@@ -321,7 +340,7 @@ impl HttpConn {
                 let Some(inner) = self.inner.as_mut() else {
                     return pending;
                 };
-                match inner.run(end, ts, &pending, &mut self.app) {
+                match inner.run(end, ts, &pending, &mut self.app, memo) {
                     None => pending.clear(),
                     Some(at) => drop(pending.drain(..at)),
                 }
@@ -351,7 +370,14 @@ impl Inner {
     /// Runs `input` through end `end`'s phases. Returns `None` when every byte was used, or
     /// the offset from which the bytes must be kept and offered again with more after them.
     /// Sets `app` when the first bytes of the connection decide it.
-    fn run(&mut self, end: usize, ts: Timestamp, input: &[u8], app: &mut App) -> Option<usize> {
+    fn run(
+        &mut self,
+        end: usize,
+        ts: Timestamp,
+        input: &[u8],
+        app: &mut App,
+        memo: &mut HeadMemo,
+    ) -> Option<usize> {
         let mut pos = 0;
         loop {
             let rest = &input[pos..];
@@ -369,8 +395,8 @@ impl Inner {
                         return None;
                     }
                     let step = match self.ends[end].role {
-                        Role::Requests => self.request_head(end, ts, rest),
-                        Role::Responses => self.response_head(end, ts, rest),
+                        Role::Requests => self.request_head(end, ts, rest, memo),
+                        Role::Responses => self.response_head(end, ts, rest, memo),
                         Role::Unknown => HeadStep::Error,
                     };
                     match step {
@@ -565,11 +591,17 @@ impl Inner {
         }
     }
 
-    fn request_head(&mut self, end: usize, ts: Timestamp, buf: &[u8]) -> HeadStep {
+    fn request_head(
+        &mut self,
+        end: usize,
+        ts: Timestamp,
+        buf: &[u8],
+        memo: &mut HeadMemo,
+    ) -> HeadStep {
         let want_target = self.acc.first_request.is_none();
         let parsed = parse_with_retry(
-            || parse_request::<HEADERS>(buf, want_target),
-            || parse_request::<HEADERS_MAX>(buf, want_target),
+            || parse_request::<HEADERS>(buf, want_target, memo),
+            || parse_request::<HEADERS_MAX>(buf, want_target, &mut HeadMemo::default()),
         );
         let (n, head) = match parsed {
             Some(Status::Complete(x)) => x,
@@ -622,10 +654,16 @@ impl Inner {
         HeadStep::Parsed(n)
     }
 
-    fn response_head(&mut self, end: usize, ts: Timestamp, buf: &[u8]) -> HeadStep {
+    fn response_head(
+        &mut self,
+        end: usize,
+        ts: Timestamp,
+        buf: &[u8],
+        memo: &mut HeadMemo,
+    ) -> HeadStep {
         let parsed = parse_with_retry(
-            || parse_response::<HEADERS>(buf),
-            || parse_response::<HEADERS_MAX>(buf),
+            || parse_response::<HEADERS>(buf, memo),
+            || parse_response::<HEADERS_MAX>(buf, &mut HeadMemo::default()),
         );
         let (n, head) = match parsed {
             Some(Status::Complete(x)) => x,

@@ -91,10 +91,101 @@ pub(super) struct RequestHead {
     pub(super) info: HeadInfo,
 }
 
+#[derive(Clone, Copy, Debug)]
 pub(super) struct ResponseHead {
     pub(super) code: u16,
     pub(super) version: u8,
     pub(super) info: HeadInfo,
+}
+
+/// Heads the strict reader parsed lately, by their bytes. Many heads repeat byte for byte
+/// across connections (a load balancer's health check, a client's fixed request, a static
+/// response within the same second of its `Date`); such a head is answered by one comparison
+/// instead of a parse. Exact: the strict reader's answer depends only on the head's own bytes,
+/// up to and including its empty line, so an equal head gets an equal answer.
+#[derive(Debug, Default)]
+pub(crate) struct HeadMemo {
+    requests: Recent<KnownRequest>,
+    responses: Recent<KnownResponse>,
+}
+
+/// A request head's facts, with its target as a range of its bytes.
+#[derive(Clone, Debug)]
+struct KnownRequest {
+    len: usize,
+    method: Method,
+    version: u8,
+    target: std::ops::Range<usize>,
+    info: HeadInfo,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct KnownResponse {
+    len: usize,
+    head: ResponseHead,
+}
+
+/// Heads of one kind kept, replaced oldest first: enough for the two hops of a proxy and a
+/// health check or two.
+const RECENT_HEADS: usize = 4;
+
+/// Heads and what they said; a head's bytes end with its empty line.
+#[derive(Debug)]
+struct Recent<T> {
+    heads: Vec<(Vec<u8>, T)>,
+    /// The entry the next new head replaces.
+    next: usize,
+    /// Heads not found here so far.
+    misses: u32,
+}
+
+/// One head in this many of those not found is kept: where heads do not repeat, copying each
+/// would cost more than the parse it never saves; where they do, a repeated head is kept
+/// after a few of its repeats.
+const KEEP_EVERY: u32 = 8;
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent {
+            heads: Vec::new(),
+            next: 0,
+            misses: 0,
+        }
+    }
+}
+
+impl<T: Clone> Recent<T> {
+    /// What was kept for the head that `buf` starts with. The empty line that would end such
+    /// a head in `buf` is looked at first: heads of another length fail on it, without a
+    /// comparison of the bytes.
+    #[inline]
+    fn find(&self, buf: &[u8]) -> Option<T> {
+        self.heads
+            .iter()
+            .find(|(bytes, _)| {
+                let n = bytes.len();
+                buf.get(n - 4..n) == Some(b"\r\n\r\n") && buf[..n] == bytes[..]
+            })
+            .map(|(_, known)| known.clone())
+    }
+
+    /// Takes note of a head that was not found, and keeps one in [`KEEP_EVERY`] of them, in
+    /// the place of the oldest once full (its buffer is reused).
+    fn put(&mut self, bytes: &[u8], known: T) {
+        self.misses = self.misses.wrapping_add(1);
+        if self.misses % KEEP_EVERY != 1 {
+            return;
+        }
+        if self.heads.len() < RECENT_HEADS {
+            self.heads.push((bytes.to_vec(), known));
+            return;
+        }
+        let (kept, k) = &mut self.heads[self.next];
+        kept.clear();
+        kept.extend_from_slice(bytes);
+        *k = known;
+        self.next = (self.next + 1) % RECENT_HEADS;
+    }
 }
 
 /// Lenient parsing, as real servers and browsers are.
@@ -119,15 +210,31 @@ fn first_target(target: &[u8]) -> Target {
 pub(super) fn parse_request<const N: usize>(
     buf: &[u8],
     want_target: bool,
+    memo: &mut HeadMemo,
 ) -> httparse::Result<(usize, RequestHead)> {
-    if let Some(r) = strict::request(buf) {
-        return Ok(Status::Complete((
-            r.len,
-            RequestHead {
+    let known = match memo.requests.find(buf) {
+        Some(k) => Some(k),
+        None => strict::request(buf).map(|r| {
+            let start = r.target_start;
+            let known = KnownRequest {
+                len: r.len,
                 method: Method::from_token(r.method),
                 version: r.version,
-                target: want_target.then(|| first_target(r.target)),
+                target: start..start + r.target.len(),
                 info: r.info,
+            };
+            memo.requests.put(&buf[..r.len], known.clone());
+            known
+        }),
+    };
+    if let Some(k) = known {
+        return Ok(Status::Complete((
+            k.len,
+            RequestHead {
+                method: k.method,
+                version: k.version,
+                target: want_target.then(|| first_target(&buf[k.target])),
+                info: k.info,
             },
         )));
     }
@@ -163,16 +270,20 @@ pub(super) fn httparse_request<const N: usize>(
 
 pub(super) fn parse_response<const N: usize>(
     buf: &[u8],
+    memo: &mut HeadMemo,
 ) -> httparse::Result<(usize, ResponseHead)> {
+    if let Some(head) = memo.responses.find(buf) {
+        return Ok(Status::Complete((head.len, head.head)));
+    }
     if let Some(r) = strict::response(buf) {
-        return Ok(Status::Complete((
-            r.len,
-            ResponseHead {
-                code: r.code,
-                version: r.version,
-                info: r.info,
-            },
-        )));
+        let head = ResponseHead {
+            code: r.code,
+            version: r.version,
+            info: r.info,
+        };
+        memo.responses
+            .put(&buf[..r.len], KnownResponse { len: r.len, head });
+        return Ok(Status::Complete((r.len, head)));
     }
     httparse_response::<N>(buf)
 }

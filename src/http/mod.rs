@@ -23,6 +23,7 @@ mod summary;
 mod tests;
 
 pub use conn::{HttpConn, PENDING_MAX};
+use head::HeadMemo;
 pub use summary::{App, HttpSummary, Method, RequestLine, Target};
 
 /// Request methods recognised at the start of a client's first payload. `PRI` is the HTTP/2
@@ -73,8 +74,11 @@ mod looks_like_request_tests {
 }
 
 /// Plugs [`HttpConn`] into the TCP tracker: each connection gets one, fed in sequence order.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct HttpStreams;
+#[derive(Debug, Default)]
+pub struct HttpStreams {
+    /// Heads parsed lately, shared by the connections.
+    memo: HeadMemo,
+}
 
 impl crate::tcp::StreamHandler for HttpStreams {
     type Conn = HttpConn;
@@ -84,7 +88,7 @@ impl crate::tcp::StreamHandler for HttpStreams {
     }
 
     fn data(&mut self, conn: &mut HttpConn, end: usize, ts: crate::time::Timestamp, bytes: &[u8]) {
-        conn.data(end, ts, bytes);
+        conn.data_with(end, ts, bytes, &mut self.memo);
     }
 
     fn gap(&mut self, conn: &mut HttpConn, end: usize, len: u64) {

@@ -21,6 +21,8 @@ pub(super) struct Request<'a> {
     pub len: usize,
     pub method: &'a [u8],
     pub target: &'a [u8],
+    /// Where `target` starts in the head.
+    pub target_start: usize,
     pub version: u8,
     pub info: HeadInfo,
 }
@@ -54,6 +56,7 @@ pub(super) fn request(buf: &[u8]) -> Option<Request<'_>> {
         len,
         method: &buf[..method_len],
         target: &buf[target_start..space],
+        target_start,
         version,
         info,
     })
@@ -195,7 +198,9 @@ fn run(b: &[u8], lo: u8, tab: bool, colon: bool) -> usize {
 mod tests {
     use proptest::prelude::*;
 
-    use super::super::head::{httparse_request, httparse_response};
+    use super::super::head::{
+        httparse_request, httparse_response, parse_request, parse_response, HeadMemo,
+    };
     use super::super::summary::Method;
     use super::*;
 
@@ -392,7 +397,53 @@ mod tests {
         assert!(request(&many).is_none());
     }
 
+    /// What a request head parse says, comparably.
+    fn request_facts(
+        r: httparse::Result<(usize, super::super::head::RequestHead)>,
+    ) -> Option<(usize, Method, u8, Option<String>, HeadInfo)> {
+        match r {
+            Ok(httparse::Status::Complete((n, h))) => Some((
+                n,
+                h.method,
+                h.version,
+                h.target.map(|t| t.as_str().to_string()),
+                h.info,
+            )),
+            _ => None,
+        }
+    }
+
     proptest! {
+        /// Heads answered from the memo (drawn from a few, so that they repeat, each time with
+        /// other bytes after them) get what a parse without it gives.
+        #[test]
+        fn the_head_memo_answers_as_a_parse_does(
+            pool in prop::collection::vec(valid_head(), 1..4),
+            picks in prop::collection::vec(
+                (0usize..4, prop::collection::vec(any::<u8>(), 0..8), any::<bool>()),
+                1..40,
+            ),
+        ) {
+            let mut memo = HeadMemo::default();
+            for (i, tail, want_target) in picks {
+                let mut buf = pool[i % pool.len()].clone();
+                buf.extend(tail);
+                let fresh = || HeadMemo::default();
+                prop_assert_eq!(
+                    request_facts(parse_request::<64>(&buf, want_target, &mut memo)),
+                    request_facts(parse_request::<64>(&buf, want_target, &mut fresh()))
+                );
+                let facts = |r: httparse::Result<(usize, super::super::head::ResponseHead)>| match r {
+                    Ok(httparse::Status::Complete((n, h))) => Some((n, h.code, h.version, h.info)),
+                    _ => None,
+                };
+                prop_assert_eq!(
+                    facts(parse_response::<64>(&buf, &mut memo)),
+                    facts(parse_response::<64>(&buf, &mut fresh()))
+                );
+            }
+        }
+
         #[test]
         fn word_scans_stop_at_the_first_byte_outside_the_range(
             b in prop::collection::vec(prop::sample::select(ALPHABET.to_vec()), 0..40),

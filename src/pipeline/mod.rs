@@ -109,7 +109,7 @@ pub fn run(
         return shard::run(readers, config, records, progress);
     }
     let mut back = Inline {
-        tracker: Tracker::with_handler(config.tracker(), HttpStreams),
+        tracker: Tracker::with_handler(config.tracker(), HttpStreams::default()),
         out: Forward::new(records),
         peak: 0,
     };

@@ -251,7 +251,7 @@ fn work(
     replies: SyncSender<Reply>,
     emptied: SyncSender<Batch>,
 ) {
-    let mut tracker = Tracker::with_handler(config, HttpStreams);
+    let mut tracker = Tracker::with_handler(config, HttpStreams::default());
     let mut out = Collect::default();
     while let Ok(job) = work.recv() {
         let mut started = Vec::new();
