@@ -21,6 +21,7 @@ pub(super) fn by_version(l3: &[u8]) -> Result<Segment<'_>, SkipReason> {
     }
 }
 
+#[inline(always)]
 pub(super) fn ipv4(l3: &[u8]) -> Result<Segment<'_>, SkipReason> {
     let Some(h) = l3.first_chunk::<20>() else {
         return Err(SkipReason::Truncated);
@@ -86,6 +87,7 @@ fn addr16(h: &[u8; 40], at: usize) -> [u8; 16] {
 }
 
 /// `seg` is the captured TCP bytes (cut at the IP end), `ip_payload_len` what IP says it holds.
+#[inline(always)]
 pub(super) fn tcp(
     src: IpAddr,
     dst: IpAddr,

@@ -51,6 +51,7 @@ pub(super) fn decode(linktype: u16, data: &[u8]) -> Result<Segment<'_>, SkipReas
     }
 }
 
+#[inline(always)]
 fn ethernet(data: &[u8]) -> Result<Segment<'_>, SkipReason> {
     let (hdr, rest) = split(data, 14)?;
     let et = be16(hdr, 12);
@@ -61,6 +62,7 @@ fn ethernet(data: &[u8]) -> Result<Segment<'_>, SkipReason> {
 }
 
 /// Dispatches on an EtherType, peeling up to [`MAX_VLAN_TAGS`] 802.1Q/802.1ad tags first.
+#[inline(always)]
 fn ether_type(mut et: u16, mut rest: &[u8]) -> Result<Segment<'_>, SkipReason> {
     let mut tags = 0;
     while matches!(et, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {

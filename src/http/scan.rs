@@ -39,12 +39,15 @@ pub(super) fn classify(buf: &[u8]) -> Option<Class> {
     }
     let h2 = prefix(buf, H2_PREFACE);
     let resp = prefix(buf, b"HTTP/1.");
-    let req = request_line(buf, true);
+    // The two prefixes exclude each other: either deciding spares the request line's scan.
     if h2 == Verdict::Yes {
-        Some(Class::Http2)
-    } else if resp == Verdict::Yes {
-        Some(Class::Responses)
-    } else if req == Verdict::Yes {
+        return Some(Class::Http2);
+    }
+    if resp == Verdict::Yes {
+        return Some(Class::Responses);
+    }
+    let req = request_line(buf, true);
+    if req == Verdict::Yes {
         Some(Class::Requests)
     } else if [h2, resp, req].contains(&Verdict::NeedMore) {
         None
