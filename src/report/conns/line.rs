@@ -21,6 +21,9 @@ pub(super) struct Line<'w, W: Write + ?Sized> {
     buf: [u8; LINE_BUF],
     len: usize,
     error: Option<io::Error>,
+    /// The whole seconds of the last time written, and their digits: a record's times nearly
+    /// all fall in the same second, so they are formatted once.
+    last_secs: Option<(u64, [u8; 20], u8)>,
 }
 
 impl<'w, W: Write + ?Sized> Line<'w, W> {
@@ -30,6 +33,7 @@ impl<'w, W: Write + ?Sized> Line<'w, W> {
             buf: [0; LINE_BUF],
             len: 0,
             error: None,
+            last_secs: None,
         }
     }
 
@@ -140,7 +144,9 @@ impl<W: Write + ?Sized> Line<'_, W> {
         // digits, so they are printed from the integer, without float arithmetic.
         let n = t.0;
         if n % 1000 == 0 && (10_000..2_251_799_813_685_248_000).contains(&n) {
-            self.decimal::<6>(n as u64 / 1000);
+            let micros = n as u64 / 1000;
+            self.whole_secs(micros / 1_000_000);
+            self.fraction::<6>(micros % 1_000_000);
         } else {
             // 2^-20 between neighbouring floats below 2^33 s (the year 2242): finer than 1 µs.
             self.fixed::<6>(secs(t), 8_589_934_592.0);
@@ -189,8 +195,38 @@ impl<W: Write + ?Sized> Line<'_, W> {
     fn decimal<const DIGITS: u32>(&mut self, units: u64) {
         let scale = const { 10u64.pow(DIGITS) };
         self.u64(units / scale);
+        self.fraction::<DIGITS>(units % scale);
+    }
+
+    /// `whole` as [`u64`](Self::u64) writes it, from the digits of the last time when it is
+    /// the same second.
+    fn whole_secs(&mut self, whole: u64) {
+        let (digits, len) = match self.last_secs {
+            Some((last, digits, len)) if last == whole => (digits, len),
+            _ => {
+                let len = whole.checked_ilog10().unwrap_or(0) as usize + 1;
+                let mut digits = [0; 20];
+                fill_digits(&mut digits[..len], whole);
+                self.last_secs = Some((whole, digits, len as u8));
+                (digits, len as u8)
+            }
+        };
+        self.put_prefix(&digits, len);
+    }
+
+    /// The first `len` bytes of `bytes`: all of them are copied (a copy of a known size, not a
+    /// call), then the rest given back.
+    #[inline]
+    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], len: u8) {
+        self.room(N).copy_from_slice(bytes);
+        self.len -= N - usize::from(len);
+    }
+
+    /// `.` and the `DIGITS`-digit fraction `frac`, without its trailing zeros (one digit at
+    /// least), as serde_json prints the float.
+    fn fraction<const DIGITS: u32>(&mut self, frac: u64) {
         self.put(b".");
-        let (mut frac, mut width) = (units % scale, DIGITS as usize);
+        let (mut frac, mut width) = (frac, DIGITS as usize);
         while frac % 10 == 0 && width > 1 {
             frac /= 10;
             width -= 1;
@@ -256,15 +292,14 @@ impl<W: Write + ?Sized> Line<'_, W> {
     pub(super) fn endpoint(&mut self, e: Endpoint) {
         match e.ip {
             IpAddr::V4(a) => {
-                let [a, b, c, d] = a.octets();
-                self.u64(a.into());
-                self.put(b".");
-                self.u64(b.into());
-                self.put(b".");
-                self.u64(c.into());
-                self.put(b".");
-                self.u64(d.into());
-                self.put(b":");
+                for (i, octet) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.byte(b'.');
+                    }
+                    let [d0, d1, d2, len] = OCTETS[usize::from(octet)];
+                    self.put_prefix(&[d0, d1, d2], len);
+                }
+                self.byte(b':');
                 self.u64(e.port.into());
             }
             IpAddr::V6(_) => {
@@ -353,6 +388,24 @@ pub(super) static ESCAPE: [u8; 256] = {
 };
 
 /// `00`, `01`, ... `99`.
+/// The decimal digits of each byte value, and how many there are.
+static OCTETS: [[u8; 4]; 256] = {
+    let mut t = [[0; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let n = i as u8;
+        t[i] = if n >= 100 {
+            [b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10, 3]
+        } else if n >= 10 {
+            [b'0' + n / 10, b'0' + n % 10, 0, 2]
+        } else {
+            [b'0' + n, 0, 0, 1]
+        };
+        i += 1;
+    }
+    t
+};
+
 static DIGIT_PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
