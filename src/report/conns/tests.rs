@@ -785,6 +785,31 @@ fn fast_floats_match_serde_json_around_their_limits() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(20_000))]
 
+    /// Times written one after the other in one line, most in the second of the one before
+    /// (whose digits are then reused), come out as each alone would.
+    #[test]
+    fn times_in_one_line_match_serde_json(
+        start in 0i64..1 << 61,
+        steps in prop::collection::vec((0i64..3_000_000_000, any::<bool>()), 1..8),
+    ) {
+        let mut t = start - start % 1000;
+        let mut times = Vec::new();
+        for (step, whole_micros) in steps {
+            t += if whole_micros { step - step % 1000 } else { step };
+            times.push(Timestamp(t));
+        }
+        let line = written(|l| {
+            for (i, &t) in times.iter().enumerate() {
+                if i > 0 {
+                    l.put(b",");
+                }
+                l.secs(t);
+            }
+        });
+        let want: Vec<String> = times.iter().map(|&t| serde_secs(t)).collect();
+        prop_assert_eq!(line, want.join(","));
+    }
+
     #[test]
     fn fast_floats_match_serde_json(ns in any::<i64>(), shift in 0u32..64) {
         let n = ns >> shift;
