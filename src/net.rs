@@ -36,8 +36,10 @@ impl Endpoint {
 
     /// An IPv4 endpoint's address and port in one word, `words().1` for it: most keys are
     /// two of these, and comparing and hashing one word each is cheaper.
+    /// An IPv4 endpoint as one word (address, then port), which orders as the endpoints do;
+    /// `None` for IPv6.
     #[inline]
-    fn v4_word(&self) -> Option<u64> {
+    pub fn v4_word(&self) -> Option<u64> {
         match self.ip {
             IpAddr::V4(a) => Some(v4_word(a, self.port)),
             IpAddr::V6(_) => None,
