@@ -456,6 +456,62 @@ mod tests {
         assert!((st.steady_state - 3.0 / 10.0 * 60.0).abs() < 1e-9);
     }
 
+    /// A connection on `client` → `server` from `first` s, left in TIME-WAIT on the client
+    /// from `tw` s when given.
+    fn record(client: Endpoint, server: Endpoint, first: f64, tw: Option<f64>) -> ConnRecord {
+        use crate::tcp::{Anomalies, CloseKind, EndReason, Party, RolesBasis, SideStats, TcpState};
+        ConnRecord {
+            stream: 0,
+            client_end: 0,
+            client,
+            server,
+            roles_basis: RolesBasis::Syn,
+            first_ts: s(first),
+            last_ts: s(first),
+            first_frame: 1,
+            last_frame: 1,
+            sides: [SideStats::default(); 2],
+            close: CloseKind::Fin,
+            closer: Some(Party::Client),
+            reset_by: None,
+            time_wait: tw.map(|_| Party::Client),
+            time_wait_start: tw.map(s),
+            first_fin: None,
+            first_rst: None,
+            sent_fin: [true; 2],
+            final_state: [TcpState::TimeWait, TcpState::Closed],
+            unexpected: None,
+            conn_state: "SF",
+            fin_retransmits: 0,
+            anomalies: Anomalies::default(),
+            end: EndReason::Closed,
+            reused_at: None,
+        }
+    }
+
+    /// A SYN on a 4-tuple the client holds in TIME-WAIT is counted, for IPv4 and IPv6 pairs
+    /// alike (their tuples are kept apart); one on another tuple, or after the hold, is not.
+    #[test]
+    fn syns_on_a_tuple_in_time_wait_are_counted() {
+        for (c, sv) in [("10.0.0.1", "10.0.0.2"), ("fd00::1", "fd00::2")] {
+            let ep = |ip: &str, port| Endpoint::new(ip.parse().unwrap(), port);
+            let (client, server) = (ep(c, 40000), ep(sv, 80));
+            let mut t = TimeWaitTracker::default();
+            t.add(&record(client, server, 0.5, Some(1.0)));
+            t.add(&record(client, server, 10.0, Some(11.0)));
+            t.add(&record(client, ep(sv, 81), 12.0, None));
+            t.add(&record(ep(c, 40001), server, 13.0, None));
+            // The hold of the second one ended at 71 s.
+            t.add(&record(client, server, 200.0, None));
+            let (_, pressure) = t.finish(s(0.0), s(200.0));
+            let reused: Vec<_> = pressure
+                .iter()
+                .map(|p| (p.server, p.reused_in_time_wait))
+                .collect();
+            assert_eq!(reused, [(server, 1)], "{c}");
+        }
+    }
+
     #[test]
     fn downsampling_keeps_the_peak() {
         let pts: Vec<_> = (0..1000)
