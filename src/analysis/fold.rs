@@ -343,43 +343,22 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::tcp::{Anomalies, EndReason, RolesBasis, SideStats};
     use crate::time::Timestamp;
 
     fn record(stream: u64, second: i64, closer: Option<Party>) -> ConnRecord {
         let ts = Timestamp(second * 1_000_000_000 + 1);
         let client = Endpoint::new("10.0.0.1".parse().unwrap(), 40000);
-        ConnRecord {
-            stream,
-            client_end: 0,
-            client,
-            server: Endpoint::new("10.0.0.2".parse().unwrap(), 80),
-            roles_basis: RolesBasis::Syn,
-            first_ts: ts,
-            last_ts: ts,
-            first_frame: 1,
-            last_frame: 1,
-            sides: [SideStats::default(); 2],
-            close: if closer.is_some() {
-                CloseKind::Fin
-            } else {
-                CloseKind::Open
-            },
-            closer,
-            reset_by: None,
-            time_wait: None,
-            time_wait_start: None,
-            first_fin: None,
-            first_rst: None,
-            sent_fin: [closer.is_some(); 2],
-            final_state: [TcpState::Established; 2],
-            unexpected: None,
-            conn_state: "S1",
-            fin_retransmits: 0,
-            anomalies: Anomalies::default(),
-            end: EndReason::Closed,
-            reused_at: None,
+        let server = Endpoint::new("10.0.0.2".parse().unwrap(), 80);
+        let mut r = ConnRecord::for_tests(client, server, ts);
+        r.stream = stream;
+        r.closer = closer;
+        r.sent_fin = [closer.is_some(); 2];
+        if closer.is_none() {
+            r.close = CloseKind::Open;
         }
+        r.conn_state = "S1";
+        r.final_state = [TcpState::Established; 2];
+        r
     }
 
     proptest! {

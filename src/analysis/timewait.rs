@@ -459,34 +459,10 @@ mod tests {
     /// A connection on `client` → `server` from `first` s, left in TIME-WAIT on the client
     /// from `tw` s when given.
     fn record(client: Endpoint, server: Endpoint, first: f64, tw: Option<f64>) -> ConnRecord {
-        use crate::tcp::{Anomalies, CloseKind, EndReason, Party, RolesBasis, SideStats, TcpState};
-        ConnRecord {
-            stream: 0,
-            client_end: 0,
-            client,
-            server,
-            roles_basis: RolesBasis::Syn,
-            first_ts: s(first),
-            last_ts: s(first),
-            first_frame: 1,
-            last_frame: 1,
-            sides: [SideStats::default(); 2],
-            close: CloseKind::Fin,
-            closer: Some(Party::Client),
-            reset_by: None,
-            time_wait: tw.map(|_| Party::Client),
-            time_wait_start: tw.map(s),
-            first_fin: None,
-            first_rst: None,
-            sent_fin: [true; 2],
-            final_state: [TcpState::TimeWait, TcpState::Closed],
-            unexpected: None,
-            conn_state: "SF",
-            fin_retransmits: 0,
-            anomalies: Anomalies::default(),
-            end: EndReason::Closed,
-            reused_at: None,
-        }
+        let mut r = ConnRecord::for_tests(client, server, s(first));
+        r.time_wait = tw.map(|_| crate::tcp::Party::Client);
+        r.time_wait_start = tw.map(s);
+        r
     }
 
     /// A SYN on a 4-tuple the client holds in TIME-WAIT is counted, for IPv4 and IPv6 pairs

@@ -285,3 +285,38 @@ impl ConnRecord {
         self.last_ts.since(self.first_ts)
     }
 }
+
+#[cfg(test)]
+impl ConnRecord {
+    /// A connection from `client` to `server` seen at `ts` only, closed by both ends' FINs with
+    /// the client first, and no TIME-WAIT: for tests to adjust.
+    pub(crate) fn for_tests(client: Endpoint, server: Endpoint, ts: Timestamp) -> ConnRecord {
+        ConnRecord {
+            stream: 0,
+            client_end: 0,
+            client,
+            server,
+            roles_basis: RolesBasis::Syn,
+            first_ts: ts,
+            last_ts: ts,
+            first_frame: 1,
+            last_frame: 1,
+            sides: [SideStats::default(); 2],
+            close: CloseKind::Fin,
+            closer: Some(Party::Client),
+            reset_by: None,
+            time_wait: None,
+            time_wait_start: None,
+            first_fin: None,
+            first_rst: None,
+            sent_fin: [true; 2],
+            final_state: [TcpState::Closed; 2],
+            unexpected: None,
+            conn_state: "SF",
+            fin_retransmits: 0,
+            anomalies: Anomalies::default(),
+            end: EndReason::Closed,
+            reused_at: None,
+        }
+    }
+}
