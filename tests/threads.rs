@@ -67,7 +67,14 @@ fn records_are_the_same_with_any_number_of_threads() {
                 .collect();
             out_of_stream_order += streams.windows(2).filter(|w| w[0] > w[1]).count();
             for threads in [2, 3, 4] {
-                let (many, many_stats) = run(paths, &config(threads));
+                // With 0, 1 and 2 threads reading the file ahead.
+                let (many, many_stats) = run(
+                    paths,
+                    &Config {
+                        read_ahead: threads - 2,
+                        ..config(threads)
+                    },
+                );
                 assert_eq!(one.len(), many.len(), "{paths:?} {threads} threads");
                 for (i, (a, b)) in one.iter().zip(&many).enumerate() {
                     assert_eq!(

@@ -76,6 +76,7 @@ pub trait FrameSink {
     fn progress(&mut self, _stream_bytes: u64) {}
 }
 
+mod ahead;
 mod error;
 mod input;
 mod legacy;

@@ -7,6 +7,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
+use super::ahead::ReadAhead;
 use super::input::{self, InputState, Records, BUFFER_CAPACITY};
 use super::legacy::{u32_at, LegacyReader, Peek};
 use super::pcapng::Interface;
@@ -101,6 +102,22 @@ impl CaptureReader {
             Box::new(file)
         };
         Self::from_boxed(path, raw)
+    }
+
+    /// [`open`](Self::open), with the file read ahead in blocks by `threads` threads of its own
+    /// (see `ahead.rs`); standard input, or `threads` 0, is read as by `open`. For runs whose
+    /// reading thread is the one to spare.
+    pub fn open_read_ahead(path: &str, threads: usize) -> Result<Self, CaptureError> {
+        if path == "-" || threads == 0 {
+            return Self::open(path);
+        }
+        let io_err = |source| CaptureError::Io {
+            path: path.to_string(),
+            source,
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let raw = ReadAhead::new(file, threads).map_err(io_err)?;
+        Self::from_boxed(path, Box::new(raw))
     }
 
     /// Reads a capture from any byte stream; `name` stands for it in [`CaptureInfo::path`] and

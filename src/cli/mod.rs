@@ -108,6 +108,11 @@ struct Common {
     /// The output is the same for every value. Default: the number of CPUs, at most 16.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Threads that read a capture file ahead in blocks for the reader thread (only with more
+    /// than one worker, and one input file that is not standard input). Default: 0 on up to
+    /// 2 CPUs, where they would only compete with the workers; 1 on 3 to 7; 2 on 8 and more.
+    #[arg(long, value_name = "N")]
+    read_ahead: Option<usize>,
     /// Client ephemeral port range, for port-pressure figures.
     #[arg(long, default_value = "32768-60999", value_name = "LOW-HIGH")]
     port_range: String,
@@ -258,6 +263,16 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
 }
 
+/// Read-ahead threads by CPU count: the reader thread limits a run with several workers once
+/// there are CPUs to spare for them (docs/performance.md, "Threads").
+fn default_read_ahead() -> usize {
+    match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+        0..=2 => 0,
+        3..=7 => 1,
+        _ => 2,
+    }
+}
+
 fn config(common: &Common) -> anyhow::Result<Config> {
     if !(common.linger.is_finite() && common.linger >= 0.0) {
         anyhow::bail!("--linger must be a number of seconds >= 0");
@@ -267,6 +282,7 @@ fn config(common: &Common) -> anyhow::Result<Config> {
         time_wait: time_wait_config(common)?,
         max_connections: common.max_connections.max(1),
         threads: common.threads.unwrap_or_else(default_threads).max(1),
+        read_ahead: common.read_ahead.unwrap_or_else(default_read_ahead),
         ..Config::default()
     })
 }

@@ -43,6 +43,9 @@ pub struct Config {
     /// Finished connections are let go (their linger having passed) only at the end of each
     /// batch of this many frames, counted over all inputs, whatever the thread count.
     pub batch_frames: u64,
+    /// Threads that read each input file ahead in blocks, for the reader thread of a run with
+    /// several workers (0: the reader reads the file itself). Standard input is never.
+    pub read_ahead: usize,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             max_connections: crate::tcp::DEFAULT_MAX_CONNECTIONS,
             threads: 1,
             batch_frames: BATCH_FRAMES,
+            read_ahead: 0,
         }
     }
 }
@@ -104,7 +108,12 @@ pub fn run(
     records: &mut RecordFn<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunStats, PipelineError> {
-    let readers = open_in_time_order(paths)?;
+    let ahead = if config.threads > 1 {
+        config.read_ahead
+    } else {
+        0
+    };
+    let readers = open_in_time_order(paths, ahead)?;
     if config.threads > 1 {
         return shard::run(readers, config, records, progress);
     }
@@ -157,10 +166,11 @@ pub fn analyze(
 
 /// Opens every input, learns its first timestamp, and returns the readers sorted by it.
 /// Files are reopened afterwards so that only one read buffer is alive at a time; standard
-/// input cannot be reopened, so its reader is kept.
-fn open_in_time_order(paths: &[String]) -> Result<Vec<CaptureReader>, CaptureError> {
+/// input cannot be reopened, so its reader is kept. A single file is read ahead by `ahead`
+/// threads (several files are not: each would start its threads and blocks at once).
+fn open_in_time_order(paths: &[String], ahead: usize) -> Result<Vec<CaptureReader>, CaptureError> {
     if paths.len() == 1 {
-        return Ok(vec![CaptureReader::open(&paths[0])?]);
+        return Ok(vec![CaptureReader::open_read_ahead(&paths[0], ahead)?]);
     }
     let mut order = Vec::with_capacity(paths.len());
     for (i, p) in paths.iter().enumerate() {
