@@ -134,6 +134,9 @@ fn missing_file_is_error_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/nonexistent/x.pcap"), "{err}");
+    // One line, the cause said once.
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
 #[test]
