@@ -431,37 +431,23 @@ fn endpoint(v6: bool, addr: u128, port: u16) -> Endpoint {
 
 fn sample() -> (ConnRecord, HttpSummary) {
     let ts = Timestamp::from_secs_nanos(1_795_341_600, 14_423_000);
-    let r = ConnRecord {
-        stream: 7,
-        client_end: 0,
-        client: endpoint(false, 0x7f00_0003, 40003),
-        server: endpoint(true, 1, 80),
-        roles_basis: RolesBasis::Syn,
-        first_ts: ts,
-        last_ts: ts.plus(Duration(356_000)),
-        first_frame: 1,
-        last_frame: 9,
-        sides: [SideStats::default(); 2],
-        close: CloseKind::Fin,
-        closer: Some(Party::Server),
-        reset_by: None,
-        time_wait: Some(Party::Server),
-        time_wait_start: Some(ts.plus(Duration(300_000))),
-        first_fin: Some(Mark {
-            side: Side::Server,
-            ts: ts.plus(Duration(250_000)),
-            frame: 5,
-        }),
-        first_rst: None,
-        sent_fin: [true, true],
-        final_state: [TcpState::Closed, TcpState::TimeWait],
-        unexpected: None,
-        conn_state: "SF",
-        fin_retransmits: 0,
-        anomalies: Anomalies::default(),
-        end: EndReason::Closed,
-        reused_at: None,
-    };
+    let mut r = ConnRecord::for_tests(
+        endpoint(false, 0x7f00_0003, 40003),
+        endpoint(true, 1, 80),
+        ts,
+    );
+    r.stream = 7;
+    r.last_ts = ts.plus(Duration(356_000));
+    r.last_frame = 9;
+    r.closer = Some(Party::Server);
+    r.time_wait = Some(Party::Server);
+    r.time_wait_start = Some(ts.plus(Duration(300_000)));
+    r.first_fin = Some(Mark {
+        side: Side::Server,
+        ts: ts.plus(Duration(250_000)),
+        frame: 5,
+    });
+    r.final_state = [TcpState::Closed, TcpState::TimeWait];
     let h = HttpSummary {
         app: App::Http,
         requests: 1,
