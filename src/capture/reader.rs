@@ -105,8 +105,8 @@ impl CaptureReader {
     }
 
     /// [`open`](Self::open), with the file read ahead in blocks by `threads` threads of its own
-    /// (see `ahead.rs`); standard input, or `threads` 0, is read as by `open`. For runs whose
-    /// reading thread is the one to spare.
+    /// (see `ahead.rs`); standard input, or `threads` 0, is read as by `open`. For runs in which
+    /// the thread that walks the records is the one that limits the speed.
     pub fn open_read_ahead(path: &str, threads: usize) -> Result<Self, CaptureError> {
         if path == "-" || threads == 0 {
             return Self::open(path);

@@ -599,6 +599,8 @@ impl Inner {
         memo: &mut HeadMemo,
     ) -> HeadStep {
         let want_target = self.acc.first_request.is_none();
+        // The retry, for more headers than the first attempt holds, is httparse's alone (the
+        // strict reader and the memo answered or declined already): it needs no memo.
         let parsed = parse_with_retry(
             || parse_request::<HEADERS>(buf, want_target, memo),
             || parse_request::<HEADERS_MAX>(buf, want_target, &mut HeadMemo::default()),
@@ -661,6 +663,7 @@ impl Inner {
         buf: &[u8],
         memo: &mut HeadMemo,
     ) -> HeadStep {
+        // As for requests, the retry needs no memo.
         let parsed = parse_with_retry(
             || parse_response::<HEADERS>(buf, memo),
             || parse_response::<HEADERS_MAX>(buf, &mut HeadMemo::default()),
