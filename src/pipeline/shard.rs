@@ -295,7 +295,12 @@ fn work(
         };
         let reply = Reply {
             started,
-            records: std::mem::take(&mut out.records),
+            // The next batch's records go to a vector as large as this one's, so that it does
+            // not grow (and copy its records) again.
+            records: {
+                let room = out.records.capacity();
+                std::mem::replace(&mut out.records, Vec::with_capacity(room))
+            },
             held,
             last,
         };
@@ -335,16 +340,28 @@ fn merge(
     // Frame that started a connection → its stream number, until its record goes out.
     let mut streams: FastMap<u64, u64> = FastMap::default();
     let mut started = Vec::new();
-    let mut batch = Vec::new();
+    // This batch's records, as each worker sent them, and their order: records are large, so
+    // only their places are sorted, and the records are read where they are.
+    let mut batch: Vec<Vec<Shipped>> = Vec::with_capacity(workers.len());
+    let mut order: Vec<((u64, u8, u64), u32, u32)> = Vec::new();
     let mut finished = 0;
     while finished < workers.len() {
         let mut held = 0;
+        batch.clear();
         for w in workers {
             let Ok(reply) = w.recv() else {
                 return Ok(stats); // the reader failed; it reports why
             };
             started.extend(reply.started);
-            batch.extend(reply.records);
+            let from = batch.len() as u32;
+            order.extend(
+                reply
+                    .records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.place, from, i as u32)),
+            );
+            batch.push(reply.records);
             held += reply.held;
             if let Some(s) = reply.last {
                 stats.segments += s.segments;
@@ -361,8 +378,10 @@ fn merge(
             streams.insert(frame, next_stream);
             next_stream += 1;
         }
-        batch.sort_unstable_by_key(|s: &Shipped| s.place);
-        for mut s in batch.drain(..) {
+        // Places are unique (a frame starts at most one connection), so the order is total.
+        order.sort_unstable();
+        for (_, w, i) in order.drain(..) {
+            let s = &mut batch[w as usize][i as usize];
             s.rec.stream = streams
                 .remove(&s.rec.first_frame)
                 .expect("a record's connection was started in this batch or before");
