@@ -219,9 +219,10 @@ impl Back for Deal {
     }
 }
 
-/// The worker that owns the connection between `a` and `b`: the same both ways. A cheap mix
-/// (this runs on the one reader thread for every segment); a crafted capture can at worst
-/// load one worker more than the others, each worker's flow table has its own seeded hash.
+/// The worker that owns the connection between `a` and `b`: the same both ways (the two ends'
+/// words are combined by XOR). A cheap mix, one per segment, since this runs on the one reader
+/// thread for every segment; a crafted capture can at worst load one worker more than the
+/// others, and each worker's flow table has its own seeded hash.
 fn worker_of(a: Endpoint, b: Endpoint, workers: usize) -> usize {
     /// MurmurHash3's 64-bit finalizer: every input bit reaches every output bit.
     fn fmix(mut x: u64) -> u64 {
@@ -231,17 +232,17 @@ fn worker_of(a: Endpoint, b: Endpoint, workers: usize) -> usize {
         x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         x ^ (x >> 33)
     }
-    fn mix(e: Endpoint) -> u64 {
-        let ip = match e.ip {
-            IpAddr::V4(v4) => u64::from(u32::from(v4)),
+    fn word(e: Endpoint) -> u64 {
+        match e.ip {
+            IpAddr::V4(v4) => u64::from(u32::from(v4)) << 16 | u64::from(e.port),
             IpAddr::V6(v6) => {
                 let x = u128::from(v6);
-                fmix(x as u64) ^ ((x >> 64) as u64)
+                fmix(x as u64) ^ ((x >> 64) as u64) ^ u64::from(e.port)
             }
-        };
-        fmix((ip << 16) ^ u64::from(e.port))
+        }
     }
-    (fmix(mix(a) ^ mix(b)) % workers as u64) as usize
+    // The hash scaled to `0..workers` by a multiplication, not a division.
+    ((u128::from(fmix(word(a) ^ word(b))) * workers as u128) >> 64) as usize
 }
 
 /// A worker: tracks its share of the connections, batch by batch.
