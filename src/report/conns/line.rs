@@ -277,6 +277,11 @@ impl<W: Write + ?Sized> Line<'_, W> {
 
     #[inline(never)]
     fn u64_digits(&mut self, n: u64) {
+        if n < 100 {
+            let pair = n as usize * 2;
+            self.room(2).copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+            return;
+        }
         let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
         fill_digits(self.room(digits), n);
     }
