@@ -144,3 +144,32 @@ fn a_failing_output_stops_every_thread() {
     assert_eq!(seen, 1);
     assert!(err.to_string().contains("gone"), "{err}");
 }
+
+/// Read-ahead needs positioned reads: a named pipe (or a shell's `/dev/fd/N`) is read as a
+/// stream instead, with the same records as the file.
+#[test]
+fn read_ahead_reads_a_named_pipe_as_a_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("capture.pcap");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let source = capture("nginx-default-upstream.pcap");
+    let writer = {
+        let fifo = fifo.clone();
+        let bytes = std::fs::read(&source).unwrap();
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let config = Config {
+        threads: 2,
+        read_ahead: 2,
+        ..Config::default()
+    };
+    let (piped, _) = run(&[fifo.to_str().unwrap().to_string()], &config);
+    writer.join().unwrap();
+    let (file, _) = run(&[source], &Config::default());
+    assert!(!file.is_empty());
+    assert_eq!(piped, file);
+}

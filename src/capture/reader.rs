@@ -105,7 +105,8 @@ impl CaptureReader {
     }
 
     /// [`open`](Self::open), with the file read ahead in blocks by `threads` threads of its own
-    /// (see `ahead.rs`); standard input, or `threads` 0, is read as by `open`. For runs in which
+    /// (see `ahead.rs`); standard input, anything but a regular file, or `threads` 0, is read
+    /// as by `open`. For runs in which
     /// the thread that walks the records is the one that limits the speed.
     pub fn open_read_ahead(path: &str, threads: usize) -> Result<Self, CaptureError> {
         if path == "-" || threads == 0 {
@@ -116,6 +117,11 @@ impl CaptureReader {
             source,
         };
         let file = File::open(path).map_err(io_err)?;
+        // Positioned reads need a regular file: a named pipe or `/dev/fd/N` (a shell's process
+        // substitution) is read as a stream.
+        if !file.metadata().map_err(io_err)?.is_file() {
+            return Self::from_boxed(path, Box::new(file));
+        }
         let raw = ReadAhead::new(file, threads).map_err(io_err)?;
         Self::from_boxed(path, Box::new(raw))
     }
