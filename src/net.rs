@@ -34,10 +34,9 @@ impl Endpoint {
         }
     }
 
-    /// An IPv4 endpoint's address and port in one word, `words().1` for it: most keys are
-    /// two of these, and comparing and hashing one word each is cheaper.
-    /// An IPv4 endpoint as one word (address, then port), which orders as the endpoints do;
-    /// `None` for IPv6.
+    /// An IPv4 endpoint's address and port in one word (`words().1` for it), which orders as
+    /// the endpoints do; `None` for IPv6. Most keys are two of these, and comparing and hashing
+    /// one word each is cheaper.
     #[inline]
     pub fn v4_word(&self) -> Option<u64> {
         match self.ip {

@@ -4,6 +4,7 @@
 //! sockets bring them to running out of ephemeral ports toward one server endpoint.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
@@ -227,11 +228,24 @@ impl Tuples {
         };
     }
 
-    fn remove(&mut self, tuple: (Endpoint, Endpoint)) {
+    /// Forgets `tuple` if its kept interval is the one that ends at `end` (a later one may have
+    /// taken its place).
+    fn remove_ending(&mut self, tuple: (Endpoint, Endpoint), end: Timestamp) {
+        fn remove<K: Eq + std::hash::Hash>(
+            map: &mut FastMap<K, (Timestamp, Timestamp)>,
+            k: K,
+            end: Timestamp,
+        ) {
+            if let Entry::Occupied(e) = map.entry(k) {
+                if e.get().1 == end {
+                    e.remove();
+                }
+            }
+        }
         match Self::v4_key(tuple) {
-            Some(k) => self.v4.remove(&k),
-            None => self.other.remove(&tuple),
-        };
+            Some(k) => remove(&mut self.v4, k, end),
+            None => remove(&mut self.other, tuple, end),
+        }
     }
 }
 
@@ -297,9 +311,7 @@ impl TimeWaitTracker {
                 break;
             }
             self.client_tw_order.pop_front();
-            if self.client_tw.get((c, s)).is_some_and(|v| v.1 == end) {
-                self.client_tw.remove((c, s));
-            }
+            self.client_tw.remove_ending((c, s), end);
         }
     }
 

@@ -13,7 +13,7 @@ use std::thread;
 
 /// Bytes per block: large enough that a read call is rare, small enough that a few blocks per
 /// thread in flight cost little memory.
-pub(super) const BLOCK: usize = 1 << 20;
+const BLOCK: usize = 1 << 20;
 /// Blocks each thread may have read before the reader takes them.
 const DEPTH: usize = 2;
 

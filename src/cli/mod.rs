@@ -109,8 +109,8 @@ struct Common {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Threads that read a capture file ahead in blocks for the reader thread (only with more
-    /// than one worker, and one input file that is not standard input). Default: 0 on up to
-    /// 2 CPUs, where they would only compete with the workers; 1 on 3 to 7; 2 on 8 and more.
+    /// than one worker, and one input that is a regular file). Default: 0 on up to 2 CPUs,
+    /// where they would only compete with the workers; 1 on 3 to 7; 2 on 8 and more.
     #[arg(long, value_name = "N")]
     read_ahead: Option<usize>,
     /// Client ephemeral port range, for port-pressure figures.

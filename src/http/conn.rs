@@ -10,7 +10,7 @@ use std::mem;
 
 use httparse::Status;
 
-use super::head::{parse_request, parse_response, parse_with_retry, HeadMemo};
+use super::head::{parse_request, parse_response, HeadMemo};
 use super::scan::{self, Class, Resync, Want};
 use super::summary::{App, HttpSummary, Method, RequestLine};
 use crate::time::Timestamp;
@@ -20,9 +20,6 @@ use crate::time::Timestamp;
 pub const PENDING_MAX: usize = 64 * 1024;
 /// Capacity a connection keeps in its pending buffer between split heads; more is freed.
 const PENDING_KEEP: usize = 4 * 1024;
-/// Headers parsed on the stack; a head with more is parsed again with [`HEADERS_MAX`].
-const HEADERS: usize = 64;
-const HEADERS_MAX: usize = 256;
 /// Bytes added to the pending buffer per attempt when a head is split, at least.
 const PENDING_STEP: usize = 2048;
 
@@ -599,13 +596,7 @@ impl Inner {
         memo: &mut HeadMemo,
     ) -> HeadStep {
         let want_target = self.acc.first_request.is_none();
-        // The retry, for more headers than the first attempt holds, is httparse's alone (the
-        // strict reader and the memo answered or declined already): it needs no memo.
-        let parsed = parse_with_retry(
-            || parse_request::<HEADERS>(buf, want_target, memo),
-            || parse_request::<HEADERS_MAX>(buf, want_target, &mut HeadMemo::default()),
-        );
-        let (n, head) = match parsed {
+        let (n, head) = match parse_request(buf, want_target, memo) {
             Some(Status::Complete(x)) => x,
             Some(Status::Partial) => return HeadStep::Partial,
             None => return HeadStep::Error,
@@ -663,12 +654,7 @@ impl Inner {
         buf: &[u8],
         memo: &mut HeadMemo,
     ) -> HeadStep {
-        // As for requests, the retry needs no memo.
-        let parsed = parse_with_retry(
-            || parse_response::<HEADERS>(buf, memo),
-            || parse_response::<HEADERS_MAX>(buf, &mut HeadMemo::default()),
-        );
-        let (n, head) = match parsed {
+        let (n, head) = match parse_response(buf, memo) {
             Some(Status::Complete(x)) => x,
             Some(Status::Partial) => return HeadStep::Partial,
             None => return HeadStep::Error,

@@ -207,11 +207,18 @@ fn first_target(target: &[u8]) -> Target {
     ))
 }
 
-pub(super) fn parse_request<const N: usize>(
+/// Headers parsed on the stack (and read by the strict reader); a head with more is parsed
+/// again with [`HEADERS_MAX`].
+pub(super) const HEADERS: usize = 64;
+const HEADERS_MAX: usize = 256;
+
+/// A request head at the start of `buf`: from `memo`, else the strict reader (kept in `memo`),
+/// else httparse. `None` for bytes that are not a head.
+pub(super) fn parse_request(
     buf: &[u8],
     want_target: bool,
     memo: &mut HeadMemo,
-) -> httparse::Result<(usize, RequestHead)> {
+) -> Option<Status<(usize, RequestHead)>> {
     let known = match memo.requests.find(buf) {
         Some(k) => Some(k),
         None => strict::request(buf).map(|r| {
@@ -228,7 +235,7 @@ pub(super) fn parse_request<const N: usize>(
         }),
     };
     if let Some(k) = known {
-        return Ok(Status::Complete((
+        return Some(Status::Complete((
             k.len,
             RequestHead {
                 method: k.method,
@@ -238,7 +245,10 @@ pub(super) fn parse_request<const N: usize>(
             },
         )));
     }
-    httparse_request::<N>(buf, want_target)
+    parse_with_retry(
+        || httparse_request::<HEADERS>(buf, want_target),
+        || httparse_request::<HEADERS_MAX>(buf, want_target),
+    )
 }
 
 /// [`parse_request`] without the strict reader.
@@ -268,12 +278,13 @@ pub(super) fn httparse_request<const N: usize>(
     )))
 }
 
-pub(super) fn parse_response<const N: usize>(
+/// A response head at the start of `buf`, as [`parse_request`] finds a request head.
+pub(super) fn parse_response(
     buf: &[u8],
     memo: &mut HeadMemo,
-) -> httparse::Result<(usize, ResponseHead)> {
+) -> Option<Status<(usize, ResponseHead)>> {
     if let Some(head) = memo.responses.find(buf) {
-        return Ok(Status::Complete((head.len, head.head)));
+        return Some(Status::Complete((head.len, head.head)));
     }
     if let Some(r) = strict::response(buf) {
         let head = ResponseHead {
@@ -283,9 +294,12 @@ pub(super) fn parse_response<const N: usize>(
         };
         memo.responses
             .put(&buf[..r.len], KnownResponse { len: r.len, head });
-        return Ok(Status::Complete((r.len, head)));
+        return Some(Status::Complete((r.len, head)));
     }
-    httparse_response::<N>(buf)
+    parse_with_retry(
+        || httparse_response::<HEADERS>(buf),
+        || httparse_response::<HEADERS_MAX>(buf),
+    )
 }
 
 /// [`parse_response`] without the strict reader.
@@ -310,7 +324,7 @@ pub(super) fn httparse_response<const N: usize>(
 }
 
 /// Parses with a stack array of [`HEADERS`], and again with [`HEADERS_MAX`] if that was too few.
-pub(super) fn parse_with_retry<T>(
+fn parse_with_retry<T>(
     small: impl FnOnce() -> httparse::Result<T>,
     large: impl FnOnce() -> httparse::Result<T>,
 ) -> Option<Status<T>> {

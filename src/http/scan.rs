@@ -67,9 +67,9 @@ fn prefix(buf: &[u8], pat: &[u8]) -> Verdict {
     }
 }
 
-/// RFC 9110 `tchar`, by table: header names are read a byte at a time.
+/// RFC 9110 `tchar`, by table, for a request line's method.
 #[inline]
-pub(super) fn is_tchar(b: u8) -> bool {
+fn is_tchar(b: u8) -> bool {
     static TCHAR: [bool; 256] = {
         let mut t = [false; 256];
         let mut i = 0;

@@ -43,8 +43,8 @@ pub struct Config {
     /// Finished connections are let go (their linger having passed) only at the end of each
     /// batch of this many frames, counted over all inputs, whatever the thread count.
     pub batch_frames: u64,
-    /// Threads that read each input file ahead in blocks, for the reader thread of a run with
-    /// several workers (0: the reader reads the file itself). Standard input is never.
+    /// Threads that read the input ahead in blocks, for the reader thread of a run with several
+    /// workers (0: the reader reads it itself). Only a single input that is a regular file.
     pub read_ahead: usize,
 }
 
