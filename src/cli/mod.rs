@@ -441,21 +441,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = config(&common)?;
             let bar = progress_bar(&captures, common.no_progress);
-            let stdout = io::stdout();
-            // Records come by the hundred thousand: few large writes, not one per 8 KiB.
-            let mut out = BufWriter::with_capacity(RECORDS_BUFFER, stdout.lock());
-            if let RecordFormat::Csv = format {
-                report::write_csv_header(&mut out)?;
-            }
-            let mut write =
-                |r: &crate::tcp::ConnRecord, http: &crate::http::HttpSummary| match format {
-                    RecordFormat::Ndjson => report::write_ndjson_record(&mut out, r, http),
-                    RecordFormat::Csv => report::write_csv_record(&mut out, r, http),
-                };
-            let stats = pipeline::run(&captures, &cfg, &mut write, &mut |n| bar.set_position(n));
+            let format = match format {
+                RecordFormat::Ndjson => report::RecordFormat::Ndjson,
+                RecordFormat::Csv => report::RecordFormat::Csv,
+            };
+            // Records come by the hundred thousand: the writer buffers them itself and hands
+            // stdout few large writes.
+            let mut out = report::RecordWriter::new(io::stdout().lock(), format)?;
+            let stats = pipeline::run(
+                &captures,
+                &cfg,
+                &mut |r, http| out.record(r, http),
+                &mut |n| bar.set_position(n),
+            );
             bar.finish_and_clear();
             let stats = stats?;
-            out.flush().context("writing records")?;
+            out.finish().context("writing records")?;
             for w in &stats.warnings {
                 eprintln!("finscope: warning: {w}");
             }
@@ -463,9 +464,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-
-/// Output buffer of `conns`.
-const RECORDS_BUFFER: usize = 256 << 10;
 
 /// A byte-progress bar on stderr when it is a terminal; hidden otherwise. Its length is the
 /// size of the input files (compressed inputs move past it, so the position is capped).

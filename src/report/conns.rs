@@ -2,9 +2,11 @@
 //!
 //! `conns` writes a record for every connection of a capture, so these writers run as often as
 //! the tracker emits and must cost little next to tracking itself. They write the fixed record
-//! shape piece by piece into a [`Line`] on the stack: field names as literal bytes, numbers by
-//! hand, no intermediate structs, strings or maps, one call into the caller's writer per record.
-//! The JSON is byte for byte what serde_json writes for the shape in docs/json-schema.md; the
+//! shape piece by piece into a [`Line`]: field names as literal bytes, numbers by hand, no
+//! intermediate structs, strings or maps. A [`RecordWriter`] keeps one 64 KiB `Line` for all
+//! records, so each record is written once, straight into the buffer that goes to stdout, and
+//! stdout gets one write per 64 KiB; the one-record functions use a 2 KiB `Line` of their own
+//! and make one call into the caller's writer per record. The JSON is byte for byte what serde_json writes for the shape in docs/json-schema.md; the
 //! tests keep that serde rendering as the reference.
 
 use std::io::{self, Write};
@@ -37,7 +39,62 @@ const METHODS_BY_NAME: [Method; 10] = [
     Method::Trace,
 ];
 
-/// Writes `r` as one JSON line.
+/// Output buffer of a [`RecordWriter`]: records go to its writer in pieces this large.
+const RECORDS_BUFFER: usize = 64 << 10;
+
+/// Writes `conns` records, one after the other, to `out`. The records are written straight
+/// into one buffer kept from record to record, which goes to `out` when it is full and at
+/// [`RecordWriter::finish`], so `out` needs no buffering of its own. What is buffered is also
+/// written when the writer is dropped, errors ignored, as [`std::io::BufWriter`] does.
+pub struct RecordWriter<W: Write> {
+    line: Line<W, RECORDS_BUFFER>,
+    format: RecordFormat,
+}
+
+/// How [`RecordWriter`] writes a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// One JSON object per line.
+    Ndjson,
+    /// One CSV row per record, after the header row.
+    Csv,
+}
+
+impl<W: Write> RecordWriter<W> {
+    /// For CSV, writes the header row first.
+    pub fn new(out: W, format: RecordFormat) -> io::Result<Self> {
+        let mut line = Line::new(out);
+        if format == RecordFormat::Csv {
+            csv_header(&mut line);
+            line.take_error()?;
+        }
+        Ok(RecordWriter { line, format })
+    }
+
+    /// Writes one record. Most often this only fills the buffer; when the buffer goes out,
+    /// `out`'s error is returned. That error is returned once: after it nothing more is
+    /// written, and later calls return `Ok`.
+    pub fn record(&mut self, r: &ConnRecord, h: &HttpSummary) -> io::Result<()> {
+        match self.format {
+            RecordFormat::Ndjson => ndjson(&mut self.line, r, h),
+            RecordFormat::Csv => csv(&mut self.line, r, h),
+        }
+        self.line.take_error()
+    }
+
+    /// Writes what is buffered and flushes `out`.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.line.finish_and_flush()
+    }
+}
+
+impl<W: Write> Drop for RecordWriter<W> {
+    fn drop(&mut self) {
+        let _ = self.line.finish();
+    }
+}
+
+/// Writes `r` as one JSON line. For many records, [`RecordWriter`] costs less.
 ///
 /// Generic so that the writer's own buffering inlines; `&mut dyn Write` works too.
 pub fn write_ndjson_record<W: Write + ?Sized>(
@@ -45,9 +102,14 @@ pub fn write_ndjson_record<W: Write + ?Sized>(
     r: &ConnRecord,
     h: &HttpSummary,
 ) -> io::Result<()> {
+    let mut l = Line::<_>::new(out);
+    ndjson(&mut l, r, h);
+    l.finish()
+}
+
+fn ndjson<W: Write, const N: usize>(l: &mut Line<W, N>, r: &ConnRecord, h: &HttpSummary) {
     let client = r.side(Side::Client);
     let server = r.side(Side::Server);
-    let mut l = Line::new(out);
     l.put(b"{\"stream\":");
     l.u64(r.stream);
     l.put(b",\"client\":\"");
@@ -119,10 +181,9 @@ pub fn write_ndjson_record<W: Write + ?Sized>(
     l.put(b",\"http\":");
     l.http(h);
     l.put(b"}\n");
-    l.finish()
 }
 
-impl<W: Write + ?Sized> Line<'_, W> {
+impl<W: Write, const N: usize> Line<W, N> {
     /// The `http` object of a record.
     fn http(&mut self, h: &HttpSummary) {
         self.put(b"{\"app\":");
@@ -269,7 +330,19 @@ const CSV_COLUMNS: &[&str] = &[
 ];
 
 pub fn write_csv_header<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
-    writeln!(out, "{}", CSV_COLUMNS.join(","))
+    let mut l = Line::<_>::new(out);
+    csv_header(&mut l);
+    l.finish()
+}
+
+fn csv_header<W: Write, const N: usize>(l: &mut Line<W, N>) {
+    for (i, column) in CSV_COLUMNS.iter().enumerate() {
+        if i > 0 {
+            l.byte(b',');
+        }
+        l.put(column.as_bytes());
+    }
+    l.byte(b'\n');
 }
 
 /// Writes `r` as one CSV row. Only the request target comes from packets; it is quoted and
@@ -279,9 +352,14 @@ pub fn write_csv_record<W: Write + ?Sized>(
     r: &ConnRecord,
     h: &HttpSummary,
 ) -> io::Result<()> {
+    let mut l = Line::<_>::new(out);
+    csv(&mut l, r, h);
+    l.finish()
+}
+
+fn csv<W: Write, const N: usize>(l: &mut Line<W, N>, r: &ConnRecord, h: &HttpSummary) {
     let client = r.side(Side::Client);
     let server = r.side(Side::Server);
-    let mut l = Line::new(out);
     l.u64(r.stream);
     l.put(b",");
     l.endpoint(r.client);
@@ -376,5 +454,4 @@ pub fn write_csv_record<W: Write + ?Sized>(
         l.cell(&[q.method.as_str(), " ", &q.target]);
     }
     l.put(b"\n");
-    l.finish()
 }

@@ -16,7 +16,9 @@ pub use compare::{
     compare_json, write_compare_html, write_compare_json, write_compare_markdown,
     write_compare_text,
 };
-pub use conns::{write_csv_header, write_csv_record, write_ndjson_record};
+pub use conns::{
+    write_csv_header, write_csv_record, write_ndjson_record, RecordFormat, RecordWriter,
+};
 pub use html::write_html;
 pub use json::{summary_json, write_json, SCHEMA_VERSION};
 pub use markdown::write_markdown;

@@ -1,4 +1,4 @@
-//! [`Line`]: where a `conns` record is put together before it goes to the writer, and the
+//! [`Line`]: where `conns` records are put together before they go to the writer, and the
 //! pieces records are made of: numbers, times, names, escaped strings, CSV cells. Everything
 //! here writes exactly what serde_json (for JSON) or `Display` and `format!` (for CSV) would.
 
@@ -9,37 +9,45 @@ use crate::net::Endpoint;
 use crate::report::secs;
 use crate::time::{Duration, Timestamp};
 
-/// Bytes a [`Line`] gathers before handing them on: more than most records.
+/// Bytes a one-off [`Line`] gathers before handing them on: more than most records.
 pub(super) const LINE_BUF: usize = 2048;
 
-/// A record on its way to a writer. Its pieces gather in a stack buffer, so each costs a copy
-/// rather than a call into the writer; the buffer goes out when full and at the end. Writing
-/// into it cannot fail: the writer's first error is kept and returned by [`Line::finish`],
-/// and nothing more is written after it.
-pub(super) struct Line<'w, W: Write + ?Sized> {
-    out: &'w mut W,
-    buf: [u8; LINE_BUF],
+/// Where records are put together before they go to the writer, and the pieces records are
+/// made of. Pieces gather in a buffer, so each costs a copy rather than a call into the
+/// writer; the buffer goes out when full and when finished. A [`super::RecordWriter`] keeps
+/// one `Line` for all its records, so a record is written once, straight into the buffer
+/// that goes out. Writing into it cannot fail: the writer's first error is kept, nothing more
+/// is written after it, and [`Line::take_error`] or [`Line::finish`] returns it.
+pub(super) struct Line<W: Write, const N: usize = LINE_BUF> {
+    out: W,
+    buf: Box<[u8; N]>,
     len: usize,
     error: Option<io::Error>,
-    /// The whole seconds of the last time written, and their digits: a record's times nearly
-    /// all fall in the same second, so they are formatted once.
+    /// The writer failed: nothing more goes to it.
+    failed: bool,
+    /// The whole seconds of the last time written, and their digits: a record's times, and
+    /// the next record's, nearly all fall in the same second, so they are formatted once.
     last_secs: Option<(u64, [u8; 20], u8)>,
 }
 
-impl<'w, W: Write + ?Sized> Line<'w, W> {
-    pub(super) fn new(out: &'w mut W) -> Self {
+impl<W: Write, const N: usize> Line<W, N> {
+    /// `N`, the buffer's size, is at least [`LINE_BUF`], which pieces written by hand may
+    /// take at once.
+    pub(super) fn new(out: W) -> Self {
+        const { assert!(N >= LINE_BUF) };
         Line {
             out,
-            buf: [0; LINE_BUF],
+            buf: Box::new([0; N]),
             len: 0,
             error: None,
+            failed: false,
             last_secs: None,
         }
     }
 
     #[inline]
     pub(super) fn put(&mut self, bytes: &[u8]) {
-        if bytes.len() <= LINE_BUF - self.len {
+        if bytes.len() <= N - self.len {
             self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
             self.len += bytes.len();
         } else {
@@ -49,7 +57,7 @@ impl<'w, W: Write + ?Sized> Line<'w, W> {
 
     #[inline]
     pub(super) fn byte(&mut self, b: u8) {
-        if self.len == LINE_BUF {
+        if self.len == N {
             self.flush();
         }
         self.buf[self.len] = b;
@@ -59,9 +67,9 @@ impl<'w, W: Write + ?Sized> Line<'w, W> {
     #[cold]
     fn put_long(&mut self, bytes: &[u8]) {
         self.flush();
-        if bytes.len() <= LINE_BUF {
+        if bytes.len() <= N {
             self.put(bytes);
-        } else if self.error.is_none() {
+        } else if !self.failed {
             if let Err(e) = self.out.write_all(bytes) {
                 self.fail(e);
             }
@@ -71,7 +79,7 @@ impl<'w, W: Write + ?Sized> Line<'w, W> {
     /// The next `n` bytes of the line (`n` at most [`LINE_BUF`]), for the caller to fill.
     #[inline]
     fn room(&mut self, n: usize) -> &mut [u8] {
-        if n > LINE_BUF - self.len {
+        if n > N - self.len {
             self.flush();
         }
         let start = self.len;
@@ -80,7 +88,7 @@ impl<'w, W: Write + ?Sized> Line<'w, W> {
     }
 
     fn flush(&mut self) {
-        if self.error.is_none() {
+        if !self.failed {
             if let Err(e) = self.out.write_all(&self.buf[..self.len]) {
                 self.fail(e);
             }
@@ -89,19 +97,35 @@ impl<'w, W: Write + ?Sized> Line<'w, W> {
     }
 
     fn fail(&mut self, e: io::Error) {
+        self.failed = true;
         self.error.get_or_insert(e);
     }
 
-    /// Hands the rest of the line to the writer; the first error on the way, if any.
-    pub(super) fn finish(mut self) -> io::Result<()> {
+    /// The writer's first error, once; later pieces are dropped.
+    pub(super) fn take_error(&mut self) -> io::Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    /// Hands what is buffered to the writer; the first error on the way, if it was not
+    /// taken yet.
+    pub(super) fn finish(&mut self) -> io::Result<()> {
         self.flush();
-        self.error.map_or(Ok(()), Err)
+        self.take_error()
+    }
+
+    /// [`Line::finish`], then the writer's own flush.
+    pub(super) fn finish_and_flush(&mut self) -> io::Result<()> {
+        self.finish()?;
+        if self.failed {
+            return Ok(());
+        }
+        self.out.flush().inspect_err(|_| self.failed = true)
     }
 }
 
 /// For the rare pieces formatted by `core::fmt` or serde_json (IPv6 addresses, floats off the
 /// fast paths).
-impl<W: Write + ?Sized> Write for Line<'_, W> {
+impl<W: Write, const N: usize> Write for Line<W, N> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.put(bytes);
         Ok(bytes.len())
@@ -112,7 +136,7 @@ impl<W: Write + ?Sized> Write for Line<'_, W> {
     }
 }
 
-impl<W: Write + ?Sized> Line<'_, W> {
+impl<W: Write, const N: usize> Line<W, N> {
     /// A name finscope itself chose (an enum's `as_str`), quoted: none of them needs escaping
     /// (the tests render every one).
     pub(super) fn name(&mut self, s: &'static str) {
@@ -217,9 +241,9 @@ impl<W: Write + ?Sized> Line<'_, W> {
     /// The first `len` bytes of `bytes`: all of them are copied (a copy of a known size, not a
     /// call), then the rest given back.
     #[inline]
-    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], len: u8) {
-        self.room(N).copy_from_slice(bytes);
-        self.len -= N - usize::from(len);
+    fn put_prefix<const K: usize>(&mut self, bytes: &[u8; K], len: u8) {
+        self.room(K).copy_from_slice(bytes);
+        self.len -= K - usize::from(len);
     }
 
     /// `.` and the `DIGITS`-digit fraction `frac`, without its trailing zeros (one digit at

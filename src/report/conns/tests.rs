@@ -3,7 +3,7 @@
 //! shipped capture and on generated records with arbitrary values.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
@@ -332,6 +332,137 @@ fn a_dyn_writer_gets_the_same_bytes() {
     assert_eq!(out, [ndjson(&r, &h), csv(&r, &h)].concat());
 }
 
+/// Records every write it is handed.
+#[derive(Default)]
+struct Writes {
+    sizes: Vec<usize>,
+    bytes: Vec<u8>,
+    flushes: usize,
+}
+
+impl Write for Writes {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.sizes.push(bytes.len());
+        self.bytes.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushes += 1;
+        Ok(())
+    }
+}
+
+/// Every shipped capture's records, with their HTTP summaries.
+fn shipped_records() -> Vec<(ConnRecord, HttpSummary)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+    let mut paths: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .filter(|p| {
+            (p.ends_with(".pcap") || p.ends_with(".pcapng")) && !p.ends_with("not-a-capture.pcap")
+        })
+        .collect();
+    paths.sort();
+    let mut records = Vec::new();
+    crate::pipeline::run(
+        &paths,
+        &crate::pipeline::Config::default(),
+        &mut |r, h| {
+            records.push((r.clone(), h.clone()));
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    records
+}
+
+#[test]
+fn a_record_writer_writes_the_records_in_few_large_writes() {
+    let records = shipped_records();
+    assert!(records.len() > 100, "{}", records.len());
+    for format in [RecordFormat::Ndjson, RecordFormat::Csv] {
+        let mut expected = Vec::new();
+        if format == RecordFormat::Csv {
+            write_csv_header(&mut expected).unwrap();
+        }
+        let mut writes = Writes::default();
+        let mut w = RecordWriter::new(&mut writes, format).unwrap();
+        // Many times over, so that the buffer fills several times.
+        for _ in 0..20 {
+            for (r, h) in &records {
+                w.record(r, h).unwrap();
+                match format {
+                    RecordFormat::Ndjson => write_ndjson_record(&mut expected, r, h),
+                    RecordFormat::Csv => write_csv_record(&mut expected, r, h),
+                }
+                .unwrap();
+            }
+        }
+        w.finish().unwrap();
+        assert_same(&writes.bytes, &expected);
+        assert_eq!(writes.flushes, 1);
+        // Each write but the last is a full buffer, less what did not fit of one record.
+        let (last, full) = writes.sizes.split_last().unwrap();
+        assert!(full.len() >= 5, "{:?}", writes.sizes);
+        assert!(
+            full.iter()
+                .all(|&n| n > RECORDS_BUFFER - LINE_BUF && n <= RECORDS_BUFFER),
+            "{:?}",
+            writes.sizes
+        );
+        assert!(*last <= RECORDS_BUFFER);
+    }
+}
+
+#[test]
+fn a_record_writer_returns_the_first_error_and_then_writes_nothing() {
+    let records = shipped_records();
+    let mut whole = Vec::new();
+    for _ in 0..10 {
+        for (r, h) in &records {
+            write_ndjson_record(&mut whole, r, h).unwrap();
+        }
+    }
+    for room in [
+        0,
+        10,
+        RECORDS_BUFFER - 1,
+        RECORDS_BUFFER,
+        RECORDS_BUFFER + 5000,
+    ] {
+        let mut out = Full {
+            room,
+            got: Vec::new(),
+        };
+        let mut w = RecordWriter::new(&mut out, RecordFormat::Ndjson).unwrap();
+        let mut errors = Vec::new();
+        for _ in 0..10 {
+            for (r, h) in &records {
+                if let Err(e) = w.record(r, h) {
+                    errors.push(e.kind());
+                }
+            }
+        }
+        if let Err(e) = w.finish() {
+            errors.push(e.kind());
+        }
+        assert_eq!(errors, [io::ErrorKind::BrokenPipe], "room {room}");
+        assert_eq!(out.got, whole[..room], "room {room}");
+    }
+}
+
+#[test]
+fn a_dropped_record_writer_writes_what_it_holds() {
+    let (r, h) = sample();
+    let mut out = Vec::new();
+    let mut w = RecordWriter::new(&mut out, RecordFormat::Ndjson).unwrap();
+    w.record(&r, &h).unwrap();
+    drop(w);
+    assert_eq!(out, ndjson(&r, &h));
+}
+
 #[test]
 fn csv_header_names_every_column_of_a_row() {
     let (r, mut h) = sample();
@@ -351,11 +482,12 @@ fn written_cell(s: &str) -> String {
 }
 
 /// What `f` writes into a fresh line.
-fn written(f: impl FnOnce(&mut Line<'_, Vec<u8>>)) -> String {
+fn written(f: impl FnOnce(&mut Line<&mut Vec<u8>>)) -> String {
     let mut out = Vec::new();
     let mut line = Line::new(&mut out);
     f(&mut line);
     line.finish().unwrap();
+    drop(line);
     String::from_utf8(out).unwrap()
 }
 
