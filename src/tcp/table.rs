@@ -125,6 +125,12 @@ impl<H: StreamHandler> Tracker<H> {
         self.flows.len()
     }
 
+    /// Connections held as open, and as closed (waiting out the linger time).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> (usize, usize) {
+        (self.flows.open.len(), self.flows.closed.len())
+    }
+
     /// Takes in one segment seen at `ts` in frame `frame` (frame numbers increase in file order).
     /// Records go to `sink` only when the segment starts a connection on a 4-tuple still held
     /// (the old one ends `reused`) or the table is full (`evicted`); finished connections go
@@ -148,56 +154,66 @@ impl<H: StreamHandler> Tracker<H> {
             self.evict(sink);
         }
         let was_complete;
-        let conn = match self.flows.entry(key) {
-            hash_table::Entry::Occupied(e) => {
-                let conn = e.into_mut();
-                if seg.flags.syn() && conn.complete() {
-                    // Most often a new connection on the 4-tuple of this finished one, which
-                    // is read now for the first time since its close, and then emitted.
-                    conn.touch::<H>();
-                }
-                if seg.flags.syn() && conn.is_new_connection(from, seg) {
-                    let reused_while_open = conn.was_open_with_traffic();
-                    emit(
-                        &mut self.handler,
-                        &mut self.held_budget,
-                        conn,
-                        EndReason::Reused,
-                        Some(ts),
-                        sink,
-                    );
-                    // The new connection takes the old one's box: no allocation, and memory
-                    // just read rather than a cold block.
+        let Flows {
+            open,
+            closed,
+            hasher,
+        } = &mut self.flows;
+        let hash = hasher.hash_one(key);
+        let (conn, held) = match open.entry(hash, |c| c.has_key(&key), |c| hasher.hash_one(c.key()))
+        {
+            hash_table::Entry::Occupied(e) => (e.into_mut(), Held::Open),
+            hash_table::Entry::Vacant(e) => match closed.find_mut(hash, |c| c.has_key(&key)) {
+                Some(conn) => (conn, Held::Closed),
+                None => {
                     let app = self.handler.open();
-                    **conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
-                    if reused_while_open {
-                        conn.anomalies.insert(Anomaly::ReusedWhileOpen);
-                    }
+                    let conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
                     self.next_stream += 1;
                     self.stats.connections += 1;
-                    self.stats.tuple_reuses += 1;
-                    was_complete = false;
-                } else {
-                    was_complete = conn.complete();
+                    let boxed = match self.spare.pop() {
+                        Some(mut b) => {
+                            *b = conn;
+                            b
+                        }
+                        None => Box::new(conn),
+                    };
+                    (e.insert(boxed).into_mut(), Held::New)
                 }
-                conn
+            },
+        };
+        if held == Held::New {
+            was_complete = false;
+        } else {
+            if seg.flags.syn() && conn.complete() {
+                // Most often a new connection on the 4-tuple of this finished one, which
+                // is read now for the first time since its close, and then emitted.
+                conn.touch::<H>();
             }
-            hash_table::Entry::Vacant(e) => {
+            if seg.flags.syn() && conn.is_new_connection(from, seg) {
+                let reused_while_open = conn.was_open_with_traffic();
+                emit(
+                    &mut self.handler,
+                    &mut self.held_budget,
+                    conn,
+                    EndReason::Reused,
+                    Some(ts),
+                    sink,
+                );
+                // The new connection takes the old one's box: no allocation, and memory
+                // just read rather than a cold block.
                 let app = self.handler.open();
-                let conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
+                **conn = Connection::new(self.next_stream, [key.lo, key.hi], from, seen, app);
+                if reused_while_open {
+                    conn.anomalies.insert(Anomaly::ReusedWhileOpen);
+                }
                 self.next_stream += 1;
                 self.stats.connections += 1;
+                self.stats.tuple_reuses += 1;
                 was_complete = false;
-                let boxed = match self.spare.pop() {
-                    Some(mut b) => {
-                        *b = conn;
-                        b
-                    }
-                    None => Box::new(conn),
-                };
-                e.insert(boxed).into_mut()
+            } else {
+                was_complete = conn.complete();
             }
-        };
+        }
         conn.on_segment(
             from,
             seg,
@@ -206,12 +222,20 @@ impl<H: StreamHandler> Tracker<H> {
             &mut self.handler,
             &mut self.held_budget,
         );
-        if !was_complete && conn.complete() {
+        let complete = conn.complete();
+        if !was_complete && complete {
             self.finished.push(Due {
                 deadline: ts.plus(self.config.linger),
                 stream: conn.stream,
                 key,
             });
+        }
+        // A connection whose close completed leaves the table of open ones, which stays small
+        // and in cache; a new connection on a closed one's tuple comes back to it.
+        match (held, complete) {
+            (Held::Open | Held::New, true) => self.flows.close(hash, &key),
+            (Held::Closed, false) => self.flows.reopen(hash, &key),
+            _ => {}
         }
     }
 
@@ -330,19 +354,37 @@ impl<H: StreamHandler> Tracker<H> {
     }
 }
 
-/// Connections by 4-tuple. The table holds only the boxes, and each key is read from its
-/// connection's two ends: a lookup reaches the connection through one small slot (8 bytes)
-/// rather than an entry holding the key (48), so the table's slots stay in cache and a segment
-/// of a connection last used long ago waits for one miss, not two in a row.
+/// Connections by 4-tuple, in two tables: those still open, and those whose close completed
+/// (both FINs, or a RST), which wait out the linger time. Nearly every segment belongs to an
+/// open connection, and there are few of those at a time (hundreds where the closed ones
+/// number tens of thousands), so the table they are looked up in stays in the cache. A
+/// connection is in one table or the other, never both; the first segment of a connection, and
+/// the few that come after its close, look in both.
+///
+/// The tables hold only the boxes, and each key is read from its connection's two ends: a
+/// lookup reaches the connection through one small slot (8 bytes) rather than an entry holding
+/// the key (48), and a segment of a connection last used long ago waits for one miss, not two
+/// in a row.
 struct Flows<A> {
-    table: HashTable<Box<Connection<A>>>,
+    open: HashTable<Box<Connection<A>>>,
+    closed: HashTable<Box<Connection<A>>>,
     hasher: foldhash::fast::RandomState,
+}
+
+/// Where a segment found its connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Open,
+    Closed,
+    /// Nowhere: the segment started it, in the open table.
+    New,
 }
 
 impl<A> Default for Flows<A> {
     fn default() -> Self {
         Flows {
-            table: HashTable::new(),
+            open: HashTable::new(),
+            closed: HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
@@ -350,32 +392,61 @@ impl<A> Default for Flows<A> {
 
 impl<A> Flows<A> {
     fn len(&self) -> usize {
-        self.table.len()
+        self.open.len() + self.closed.len()
     }
 
+    /// Looks in the closed table first: the callers that look up a key outside
+    /// [`Tracker::segment`] mostly look for a connection whose linger time is over.
     fn get(&self, key: &FlowKey) -> Option<&Connection<A>> {
         let hash = self.hasher.hash_one(key);
-        self.table.find(hash, |c| c.has_key(key)).map(|c| &**c)
-    }
-
-    fn entry(&mut self, key: FlowKey) -> hash_table::Entry<'_, Box<Connection<A>>> {
-        let hasher = &self.hasher;
-        self.table.entry(
-            hasher.hash_one(key),
-            |c| c.has_key(&key),
-            |c| hasher.hash_one(c.key()),
-        )
+        find(&self.closed, hash, key).or_else(|| find(&self.open, hash, key))
     }
 
     fn remove(&mut self, key: &FlowKey) -> Option<Box<Connection<A>>> {
         let hash = self.hasher.hash_one(key);
-        let found = self.table.find_entry(hash, |c| c.has_key(key)).ok()?;
-        Some(found.remove().0)
+        take(&mut self.closed, hash, key).or_else(|| take(&mut self.open, hash, key))
+    }
+
+    /// Moves the connection of `key` (with `hash`) from the open table to the closed one.
+    fn close(&mut self, hash: u64, key: &FlowKey) {
+        if let Some(conn) = take(&mut self.open, hash, key) {
+            let hasher = &self.hasher;
+            self.closed
+                .insert_unique(hash, conn, |c| hasher.hash_one(c.key()));
+        }
+    }
+
+    /// Moves the connection of `key` (with `hash`) from the closed table to the open one.
+    fn reopen(&mut self, hash: u64, key: &FlowKey) {
+        if let Some(conn) = take(&mut self.closed, hash, key) {
+            let hasher = &self.hasher;
+            self.open
+                .insert_unique(hash, conn, |c| hasher.hash_one(c.key()));
+        }
     }
 
     fn iter(&self) -> impl Iterator<Item = &Connection<A>> {
-        self.table.iter().map(|c| &**c)
+        self.open.iter().chain(self.closed.iter()).map(|c| &**c)
     }
+}
+
+/// The connection of `key` (with `hash`) in `table`.
+fn find<'t, A>(
+    table: &'t HashTable<Box<Connection<A>>>,
+    hash: u64,
+    key: &FlowKey,
+) -> Option<&'t Connection<A>> {
+    table.find(hash, |c| c.has_key(key)).map(|c| &**c)
+}
+
+/// Takes the connection of `key` (with `hash`) out of `table`.
+fn take<A>(
+    table: &mut HashTable<Box<Connection<A>>>,
+    hash: u64,
+    key: &FlowKey,
+) -> Option<Box<Connection<A>>> {
+    let found = table.find_entry(hash, |c| c.has_key(key)).ok()?;
+    Some(found.remove().0)
 }
 
 /// A finished connection waiting for its linger time to pass. Ordered by deadline, then

@@ -372,6 +372,42 @@ fn time_wait_new_syn_on_same_tuple_starts_new_connection() {
     assert!(!recs[1].anomalies.contains(Anomaly::ReusedWhileOpen));
 }
 
+/// A connection is looked up among the open ones until its close completes, then among the
+/// closed ones; a new connection on its tuple is open again. Each is in one table only.
+#[test]
+fn a_connection_moves_to_the_closed_table_when_its_close_completes_and_back_when_reused() {
+    let mut script = Script::new();
+    let mut steps = |lines: &str| {
+        for line in lines.split(';').map(str::trim).filter(|l| !l.is_empty()) {
+            script.step(line);
+        }
+        script.tracker.held()
+    };
+    assert_eq!(steps(OPEN), (1, 0));
+    assert_eq!(
+        steps("S FIN|ACK; C ACK"),
+        (1, 0),
+        "half closed is still open"
+    );
+    assert_eq!(steps("C FIN|ACK"), (0, 1));
+    assert_eq!(
+        steps("S ACK; S ACK rtx"),
+        (0, 1),
+        "trailing segments find it"
+    );
+    assert_eq!(
+        steps("C SYN isn=90000"),
+        (1, 0),
+        "a new connection on the tuple"
+    );
+    assert_eq!(steps("S SYN|ACK isn=70000; C ACK; C RST|ACK"), (0, 1));
+    let recs = script.run("");
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].end, EndReason::Reused);
+    assert_eq!(recs[0].side(crate::net::Side::Server).packets, 5);
+    assert_eq!(recs[1].reset_by, Some(Party::Client));
+}
+
 #[test]
 fn syn_sent_retransmitted_syn_is_same_connection() {
     let r = one("C SYN; C SYN rtx; S SYN|ACK; C ACK; C FIN|ACK; S FIN|ACK; C ACK");
