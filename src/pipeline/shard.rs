@@ -95,21 +95,24 @@ pub(super) fn run(
         let mut to_workers = Vec::with_capacity(n);
         let mut from_workers = Vec::with_capacity(n);
         let mut emptied = Vec::with_capacity(n);
+        let mut read_out = Vec::with_capacity(n);
         for i in 0..n {
             let (work_tx, work_rx) = sync_channel::<Work>(QUEUE);
             let (reply_tx, reply_rx) = sync_channel::<Reply>(QUEUE);
             // One more than can be in flight, so a worker never waits to hand one back.
             let (empty_tx, empty_rx) = sync_channel::<Batch>(QUEUE + 1);
+            let (read_tx, read_rx) = sync_channel::<Vec<Shipped>>(QUEUE + 1);
             let tracker_config = config.tracker();
             thread::Builder::new()
                 .name(format!("finscope-work{i}"))
                 .spawn_scoped(scope, move || {
-                    work(tracker_config, work_rx, reply_tx, empty_tx)
+                    work(tracker_config, work_rx, reply_tx, empty_tx, read_rx)
                 })
                 .map_err(PipelineError::Thread)?;
             to_workers.push(work_tx);
             from_workers.push(reply_rx);
             emptied.push(empty_rx);
+            read_out.push(read_tx);
         }
         let read_bytes = &read_bytes;
         let inputs = Inputs::new(config);
@@ -119,7 +122,7 @@ pub(super) fn run(
                 read(readers, inputs, to_workers, emptied, read_bytes)
             })
             .map_err(PipelineError::Thread)?;
-        let merged = merge(&from_workers, records, &mut || {
+        let merged = merge(&from_workers, &read_out, records, &mut || {
             progress(read_bytes.load(Ordering::Relaxed))
         });
         // Dropping the receivers stops workers and then the reader if the merge ended early.
@@ -245,12 +248,14 @@ fn worker_of(a: Endpoint, b: Endpoint, workers: usize) -> usize {
     ((u128::from(fmix(word(a) ^ word(b))) * workers as u128) >> 64) as usize
 }
 
-/// A worker: tracks its share of the connections, batch by batch.
+/// A worker: tracks its share of the connections, batch by batch. `read_out` brings back
+/// the record vectors of its replies once the merger has read them, to be filled again.
 fn work(
     config: TrackerConfig,
     work: Receiver<Work>,
     replies: SyncSender<Reply>,
     emptied: SyncSender<Batch>,
+    read_out: Receiver<Vec<Shipped>>,
 ) {
     let mut tracker = Tracker::with_handler(config, HttpStreams::default());
     let mut out = Collect::default();
@@ -296,11 +301,15 @@ fn work(
         };
         let reply = Reply {
             started,
-            // The next batch's records go to a vector as large as this one's, so that it does
-            // not grow (and copy its records) again.
+            // The next batch's records go to a vector the merger is done with, whose memory
+            // has been written before (a new vector's pages would each fault on their first
+            // write: two thirds of a two-thread run's page faults), or else to a new one as
+            // large as this one, so that it does not grow (and copy its records) again.
             records: {
-                let room = out.records.capacity();
-                std::mem::replace(&mut out.records, Vec::with_capacity(room))
+                let next = read_out
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(out.records.capacity()));
+                std::mem::replace(&mut out.records, next)
             },
             held,
             last,
@@ -332,6 +341,7 @@ impl RecordSink<HttpConn> for Collect {
 /// numbers, until every worker has sent its last reply (or one is gone: the reader failed).
 fn merge(
     workers: &[Receiver<Reply>],
+    read_out: &[SyncSender<Vec<Shipped>>],
     records: &mut RecordFn<'_>,
     progress: &mut dyn FnMut(),
 ) -> Result<TrackerStats, PipelineError> {
@@ -387,6 +397,11 @@ fn merge(
                 .remove(&s.rec.first_frame)
                 .expect("a record's connection was started in this batch or before");
             records(&s.rec, &s.http).map_err(PipelineError::Output)?;
+        }
+        // Each worker's vector goes back to it, emptied, to be filled again.
+        for (w, mut read) in batch.drain(..).enumerate() {
+            read.clear();
+            let _ = read_out[w].try_send(read);
         }
         progress();
     }
