@@ -153,7 +153,6 @@ impl<H: StreamHandler> Tracker<H> {
         {
             self.evict(sink);
         }
-        let was_complete;
         let Flows {
             open,
             closed,
@@ -181,8 +180,8 @@ impl<H: StreamHandler> Tracker<H> {
                 }
             },
         };
-        if held == Held::New {
-            was_complete = false;
+        let was_complete = if held == Held::New {
+            false
         } else {
             if seg.flags.syn() && conn.complete() {
                 // Most often a new connection on the 4-tuple of this finished one, which
@@ -209,11 +208,11 @@ impl<H: StreamHandler> Tracker<H> {
                 self.next_stream += 1;
                 self.stats.connections += 1;
                 self.stats.tuple_reuses += 1;
-                was_complete = false;
+                false
             } else {
-                was_complete = conn.complete();
+                conn.complete()
             }
-        }
+        };
         conn.on_segment(
             from,
             seg,
