@@ -144,7 +144,8 @@ fn read_blocks(
                 Err(_) => return,
             }
         };
-        buf.clear();
+        // A block given back is full already (only the last comes short, and its thread is
+        // done then): only a new one is zeroed, not every block again before it is read into.
         buf.resize(block, 0);
         let at = (index as u64) * (block as u64);
         let read = read_at_full(file, &mut buf, at);
