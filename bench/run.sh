@@ -13,8 +13,11 @@
 #   analyze   finscope analyze --format json FILE > /dev/null
 #   conns     finscope conns FILE > /dev/null           (NDJSON records)
 #   floor     examples/pcapfloor FILE                   (pcap-parser iterating records)
+#   fins      examples/pcapfloor --fins FILE            (the same, plus FINs per 4-tuple: the
+#             least per-connection work, a lower bound for any tool that says who closed)
 #   cat       cat FILE > /dev/null                      (reading the file)
-# and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor and cat:
+# and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor, fins and
+# cat:
 #   tshark    tshark -r FILE -q -z conv,tcp
 #   tcptrace  tcptrace -n -l FILE
 # on FILE itself, or for generated captures on a smaller one (SLOW_SIZE), since tshark and
@@ -31,7 +34,7 @@
 #
 # Environment (defaults): DATA=/work/bench-data RUNS=3 SEED=42 MIX=default (or short)
 #   LINK=ethernet (gencap --link: sll, sll2, raw, null, mix) FILE= (an existing capture
-#   instead of SIZEs) THREADS= (e.g. "1 2") TOOLS="analyze conns floor cat"
+#   instead of SIZEs) THREADS= (e.g. "1 2") TOOLS="analyze conns floor fins cat"
 #   SLOW_TOOLS="tshark tcptrace" SLOW_SIZE=200M SLOW_RUNS=2 (0 skips them; TSHARK_SIZE and
 #   TSHARK_RUNS are the old names) TIMEOUT=1800 (seconds, per command) FINSCOPE= (another
 #   finscope binary to measure instead of this checkout's release build)
@@ -47,7 +50,7 @@ MIX=${MIX:-default}
 LINK=${LINK:-ethernet}
 FILE=${FILE:-}
 THREADS=${THREADS:-}
-TOOLS=${TOOLS:-analyze conns floor cat}
+TOOLS=${TOOLS:-analyze conns floor fins cat}
 SLOW_TOOLS=${SLOW_TOOLS:-tshark tcptrace}
 SLOW_SIZE=${SLOW_SIZE:-${TSHARK_SIZE:-200M}}
 SLOW_RUNS=${SLOW_RUNS:-${TSHARK_RUNS:-2}}
@@ -199,6 +202,7 @@ measure() {
         analyze*) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
         conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;
         floor)    "${timed[@]}" "$FLOOR" "$file" ;;
+        fins)     "${timed[@]}" "$FLOOR" --fins "$file" ;;
         cat)      "${timed[@]}" cat "$file" ;;
         tshark)   "${timed[@]}" tshark -r "$file" -q -z conv,tcp ;;
         tcptrace) "${timed[@]}" tcptrace -n -l "$file" ;;
@@ -222,8 +226,8 @@ for tool in $TOOLS; do
         *) round+=("$tool") ;;
     esac
 done
-# A slow round: the slow tools next to the first analyze variant, the floor and cat.
-slow_round=("$(variants analyze | head -n1)" floor cat "${slow[@]+"${slow[@]}"}")
+# A slow round: the slow tools next to the first analyze variant, the floor, fins and cat.
+slow_round=("$(variants analyze | head -n1)" floor fins cat "${slow[@]+"${slow[@]}"}")
 
 if [ -n "$FILE" ]; then
     prepare "$FILE"

@@ -21,6 +21,7 @@ NAMES = {
     "analyze": "`finscope analyze --format json`",
     "conns": "`finscope conns` (NDJSON)",
     "floor": "`pcapfloor` (pcap-parser, records only)",
+    "fins": "`pcapfloor --fins` (records, FINs per 4-tuple)",
     "cat": "`cat` (reading the file)",
     "tshark": "`tshark -q -z conv,tcp`",
     "tcptrace": "`tcptrace -n -l`",
@@ -109,7 +110,7 @@ def main():
             mine = tools[ours]
             if mine <= 0:
                 continue
-            for other in ("floor", "cat"):
+            for other in ("floor", "fins", "cat"):
                 if tools.get(other, 0) > 0:
                     lines.append(
                         f"| {os.path.basename(path)} | {tool_name(ours)} / {tool_name(other)} "
@@ -122,6 +123,17 @@ def main():
                     lines.append(
                         f"| {os.path.basename(path)} | {tool_name(other)} / {tool_name(ours)} "
                         f"| {tools[other] / mine:.1f}x |"
+                    )
+        # The least per-connection work against the floor and tshark: how much of the targets'
+        # room it already takes.
+        if tools.get("fins", 0) > 0:
+            fins = tools["fins"]
+            for other in ("floor", "tshark"):
+                if tools.get(other, 0) > 0:
+                    first, second = ("fins", other) if other == "floor" else (other, "fins")
+                    lines.append(
+                        f"| {os.path.basename(path)} | {tool_name(first)} / {tool_name(second)} "
+                        f"| {tools[first] / tools[second]:.1f}x |"
                     )
     if lines:
         print()
