@@ -111,6 +111,8 @@ def main():
             if mine <= 0:
                 continue
             for other in ("floor", "fins", "cat"):
+                if other == "fins" and not ours.startswith("analyze"):
+                    continue
                 if tools.get(other, 0) > 0:
                     lines.append(
                         f"| {os.path.basename(path)} | {tool_name(ours)} / {tool_name(other)} "
