@@ -2,10 +2,13 @@
 //! records spends most of its time in the kernel's copy of the file into its buffer; here
 //! `threads` threads read the file's blocks with positioned reads (block `b` by thread
 //! `b mod threads`), and the reader takes the blocks in order, so the bytes it sees are those
-//! a plain read gives, and only the copy out of a block (in the cache) is left to it.
+//! a plain read gives. A legacy pcap reader cuts its records straight out of the blocks
+//! ([`ReadAhead::next_into`]); anything else reads them through [`Read`], a copy out of the
+//! cache.
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -13,33 +16,45 @@ use std::thread;
 
 /// Bytes per block: large enough that a read call is rare, small enough that a few blocks per
 /// thread in flight cost little memory.
-const BLOCK: usize = 1 << 20;
+pub(super) const BLOCK: usize = 1 << 20;
+/// Room in front of each block's bytes for the unread end of the block before it (the start
+/// of a record the block boundary cut): tcpdump's largest snaplen and a record header fit.
+/// A longer end is joined to the block in a buffer of its own.
+pub(super) const HEADROOM: usize = (256 << 10) + 64;
 /// Blocks each thread may have read before the reader takes them.
 const DEPTH: usize = 2;
 
-/// A [`Read`] over a file whose blocks other threads read ahead.
+/// A [`Read`] over a file whose blocks other threads read ahead; or, through
+/// [`next_into`](Self::next_into), the blocks themselves.
 pub(super) struct ReadAhead {
-    /// Blocks from thread `t`, in its order.
+    /// Blocks from thread `t`, in its order; each holds its bytes after `headroom` bytes.
     blocks: Vec<Receiver<io::Result<Vec<u8>>>>,
     /// Emptied blocks back to thread `t`.
     emptied: Vec<SyncSender<Vec<u8>>>,
     /// Blocks taken so far.
     index: usize,
     block_size: usize,
+    headroom: usize,
+    /// The block [`Read`] reads from, and the thread it came from.
     block: Vec<u8>,
+    from: Option<usize>,
     pos: usize,
-    /// The block being read is the file's last (it came short).
+    /// The last block taken was the file's last (it came short).
     last: bool,
     threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl ReadAhead {
-    /// Starts `threads` threads (at least 1) reading `file` from its start.
-    pub(super) fn new(file: File, threads: usize) -> io::Result<ReadAhead> {
-        ReadAhead::with_block(file, threads, BLOCK)
-    }
-
-    pub(super) fn with_block(file: File, threads: usize, block: usize) -> io::Result<ReadAhead> {
+    /// Starts `threads` threads (at least 1) reading `file` from byte `start`, in blocks of
+    /// `block` bytes, each after `headroom` bytes of room ([`BLOCK`] and [`HEADROOM`] but in
+    /// tests).
+    pub(super) fn with_block(
+        file: File,
+        threads: usize,
+        start: u64,
+        block: usize,
+        headroom: usize,
+    ) -> io::Result<ReadAhead> {
         let threads = threads.max(1);
         let file = Arc::new(file);
         let mut blocks = Vec::with_capacity(threads);
@@ -50,10 +65,17 @@ impl ReadAhead {
             // Room for every block the thread can have out, so giving one back never waits.
             let (empty_tx, empty_rx) = sync_channel(DEPTH + 2);
             let file = Arc::clone(&file);
+            let layout = Layout {
+                start,
+                block,
+                headroom,
+                first: t,
+                step: threads,
+            };
             handles.push(
                 thread::Builder::new()
                     .name(format!("finscope-ahead{t}"))
-                    .spawn(move || read_blocks(&file, t, threads, block, &block_tx, &empty_rx))?,
+                    .spawn(move || read_blocks(&file, layout, &block_tx, &empty_rx))?,
             );
             blocks.push(block_rx);
             emptied.push(empty_tx);
@@ -63,33 +85,67 @@ impl ReadAhead {
             emptied,
             index: 0,
             block_size: block,
+            headroom,
             block: Vec::new(),
+            from: None,
             pos: 0,
-            // Nothing taken yet: the first read takes block 0.
             last: false,
             threads: handles,
         })
     }
 
-    /// Takes the next block in order; `false` at the end of the file.
-    fn next_block(&mut self) -> io::Result<bool> {
+    /// The next block, its bytes after `headroom`, and the thread that read it; `None` after
+    /// the file's last.
+    fn take(&mut self) -> io::Result<Option<(Vec<u8>, usize)>> {
         if self.last {
-            return Ok(false);
+            return Ok(None);
         }
-        let threads = self.blocks.len();
-        if self.index > 0 {
-            let done = std::mem::take(&mut self.block);
-            // The thread may be gone (it met the end); then the block is dropped.
-            let _ = self.emptied[(self.index - 1) % threads].try_send(done);
-        }
-        let next = self.blocks[self.index % threads]
+        let thread = self.index % self.blocks.len();
+        let next = self.blocks[thread]
             .recv()
             .map_err(|_| io::Error::other("a read-ahead thread stopped"))??;
         self.index += 1;
-        self.last = next.len() < self.block_size;
-        self.block = next;
-        self.pos = 0;
-        Ok(!self.block.is_empty())
+        self.last = next.len() < self.headroom + self.block_size;
+        Ok((next.len() > self.headroom).then_some((next, thread)))
+    }
+
+    /// Gives a block back to the thread that read it, to read into again. The thread may be
+    /// gone (it met the end); then the block is dropped.
+    fn give_back(&self, block: Vec<u8>, from: Option<usize>) {
+        if let Some(t) = from {
+            let _ = self.emptied[t].try_send(block);
+        }
+    }
+
+    /// Moves `buf` on to the next block: the bytes `buf[keep]` (the unread end of the block it
+    /// holds) are put in front of the next block's, and `buf` becomes that block, whose bytes
+    /// start at the returned index. `None` at the end of the file, with `buf` as it was. The
+    /// block `buf` held goes back to its thread.
+    pub(super) fn next_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        keep: Range<usize>,
+    ) -> io::Result<Option<usize>> {
+        let Some((mut next, thread)) = self.take()? else {
+            return Ok(None);
+        };
+        let len = keep.len();
+        let (joined, from, start) = if len <= self.headroom {
+            let start = self.headroom - len;
+            next[start..self.headroom].copy_from_slice(&buf[keep]);
+            (next, Some(thread), start)
+        } else {
+            // A record longer than the room in front: joined in a buffer that no thread owns.
+            let mut joined = Vec::with_capacity(len + next.len() - self.headroom);
+            joined.extend_from_slice(&buf[keep]);
+            joined.extend_from_slice(&next[self.headroom..]);
+            self.give_back(next, Some(thread));
+            (joined, None, 0)
+        };
+        let old = std::mem::replace(buf, joined);
+        let old_from = std::mem::replace(&mut self.from, from);
+        self.give_back(old, old_from);
+        Ok(Some(start))
     }
 }
 
@@ -99,9 +155,13 @@ impl Read for ReadAhead {
             return Ok(0);
         }
         while self.pos == self.block.len() {
-            if !self.next_block()? {
+            let Some((next, thread)) = self.take()? else {
                 return Ok(0);
-            }
+            };
+            let old = std::mem::replace(&mut self.block, next);
+            let old_from = self.from.replace(thread);
+            self.give_back(old, old_from);
+            self.pos = self.headroom;
         }
         let n = out.len().min(self.block.len() - self.pos);
         out[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
@@ -122,22 +182,32 @@ impl Drop for ReadAhead {
     }
 }
 
-/// One read-ahead thread: blocks `first`, `first + step`, ... until one comes short (the end
-/// of the file) or the reader is gone.
-fn read_blocks(
-    file: &File,
+/// Which blocks one read-ahead thread reads, and where they go in its buffers.
+struct Layout {
+    /// File offset of block 0.
+    start: u64,
+    block: usize,
+    headroom: usize,
+    /// This thread reads blocks `first`, `first + step`, ...
     first: usize,
     step: usize,
-    block: usize,
+}
+
+/// One read-ahead thread: its blocks in order, until one comes short (the end of the file) or
+/// the reader is gone.
+fn read_blocks(
+    file: &File,
+    layout: Layout,
     out: &SyncSender<io::Result<Vec<u8>>>,
     emptied: &Receiver<Vec<u8>>,
 ) {
+    let full = layout.headroom + layout.block;
     let mut fresh = DEPTH + 2;
-    let mut index = first;
+    let mut index = layout.first;
     loop {
         let mut buf = if fresh > 0 {
             fresh -= 1;
-            Vec::with_capacity(block)
+            Vec::with_capacity(full)
         } else {
             match emptied.recv() {
                 Ok(b) => b,
@@ -146,25 +216,25 @@ fn read_blocks(
         };
         // A block given back is full already (only the last comes short, and its thread is
         // done then): only a new one is zeroed, not every block again before it is read into.
-        buf.resize(block, 0);
-        let at = (index as u64) * (block as u64);
-        let read = read_at_full(file, &mut buf, at);
+        buf.resize(full, 0);
+        let at = layout.start + (index as u64) * (layout.block as u64);
+        let read = read_at_full(file, &mut buf[layout.headroom..], at);
         let short = match read {
             Ok(n) => {
-                buf.truncate(n);
-                n < block
+                buf.truncate(layout.headroom + n);
+                n < layout.block
             }
             Err(_) => true,
         };
         if out.send(read.map(|_| buf)).is_err() || short {
             return;
         }
-        index += step;
+        index += layout.step;
     }
 }
 
 /// Fills `buf` from offset `at`, short only at the end of the file.
-fn read_at_full(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+pub(super) fn read_at_full(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match file.read_at(&mut buf[n..], at + n as u64) {
@@ -187,7 +257,7 @@ mod tests {
 
     /// What reading `file` through a `ReadAhead` gives, in reads of `chunk` bytes.
     fn read_through(file: File, threads: usize, block: usize, chunk: usize) -> Vec<u8> {
-        let mut r = ReadAhead::with_block(file, threads, block).unwrap();
+        let mut r = ReadAhead::with_block(file, threads, 0, block, 3).unwrap();
         let mut out = Vec::new();
         let mut buf = vec![0; chunk];
         loop {
@@ -221,11 +291,72 @@ mod tests {
         }
     }
 
+    /// What a record reader gets through [`ReadAhead::next_into`] from `file` read from
+    /// `start`: it takes `takes[i]` bytes (at most what it holds) before each move to the next
+    /// block, keeping the rest, and at the end takes what is left.
+    fn take_through(
+        file: File,
+        threads: usize,
+        start: u64,
+        block: usize,
+        headroom: usize,
+        takes: &[usize],
+    ) -> Vec<u8> {
+        let mut r = ReadAhead::with_block(file, threads, start, block, headroom).unwrap();
+        let (mut buf, mut at, mut end) = (Vec::new(), 0, 0);
+        let mut out = Vec::new();
+        for &take in takes.iter().cycle() {
+            let take = take.min(end - at);
+            out.extend_from_slice(&buf[at..at + take]);
+            at += take;
+            match r.next_into(&mut buf, at..end).unwrap() {
+                Some(start) => {
+                    // The kept bytes come first, unchanged.
+                    assert!(buf.len() >= start + (end - at));
+                    (at, end) = (start, buf.len());
+                }
+                None => break,
+            }
+        }
+        out.extend_from_slice(&buf[at..end]);
+        // Asked again after the end: still the end, and the bytes held stay.
+        let held = buf.clone();
+        assert_eq!(r.next_into(&mut buf, at..end).unwrap(), None);
+        assert_eq!(buf, held);
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Taken block by block, with any part of each kept for the next (more than the room
+        /// in front of a block included, which joins them in a buffer of its own), the bytes
+        /// are the file's from `start` on.
+        #[test]
+        fn blocks_taken_in_place_give_the_file(
+            len in 0usize..2000,
+            threads in 1usize..4,
+            start in 0u64..30,
+            block in 1usize..100,
+            headroom in 0usize..50,
+            takes in prop::collection::vec(0usize..150, 1..20),
+        ) {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(&bytes).unwrap();
+            let from = (start as usize).min(len);
+            prop_assert_eq!(
+                take_through(f, threads, start, block, headroom, &takes),
+                bytes[from..].to_vec()
+            );
+        }
+    }
+
     #[test]
     fn a_reader_dropped_early_stops_its_threads() {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&[7; 10_000]).unwrap();
-        let mut r = ReadAhead::with_block(f, 2, 10).unwrap();
+        let mut r = ReadAhead::with_block(f, 2, 0, 10, 0).unwrap();
         let mut buf = [0; 15];
         assert_eq!(r.read(&mut buf).unwrap(), 10);
         // The threads, blocked on full queues, end when the queues go: the drop waits for

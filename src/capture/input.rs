@@ -18,7 +18,7 @@ const INPUT_BUFFER: usize = 64 << 10;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Enough for the 24-byte pcap header and the fixed 28 bytes of a pcapng section header.
-const SNIFF_LEN: usize = 28;
+pub(super) const SNIFF_LEN: usize = 28;
 
 /// What happened below pcap-parser, which reports every read failure as a bare `ReadError`.
 #[derive(Default)]
@@ -166,7 +166,7 @@ pub(super) fn open(
 }
 
 /// Tells the container apart by its magic; the detail says why it is not a capture.
-fn sniff(head: &[u8]) -> Result<Format, String> {
+pub(super) fn sniff(head: &[u8]) -> Result<Format, String> {
     let Some(magic) = head.first_chunk::<4>() else {
         return Err(if head.is_empty() {
             "empty file".into()

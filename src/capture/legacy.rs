@@ -1,10 +1,13 @@
 //! Legacy pcap records, parsed here rather than by pcap-parser: a record is a 16-byte header
 //! (24 in the "modified" format) and its bytes, so a bounds check and four integer loads per
 //! record beat a trait object call and a nom parser. Records are cut from one reusable buffer;
-//! a record straddling the buffer's end is moved to the front before the next read.
+//! a record straddling the buffer's end is moved to the front before the next read. A file read
+//! ahead ([`ReadAhead`]) is read without that buffer: records are cut from its blocks in place,
+//! and a record straddling two blocks is put together in the room in front of the second.
 
 use std::io::{self, Read};
 
+use super::ahead::ReadAhead;
 use super::input::{read_full, InputState};
 use super::Frame;
 use crate::time::Timestamp;
@@ -13,14 +16,15 @@ use crate::time::Timestamp;
 /// a read system call is rare per record.
 pub(super) const LEGACY_BUFFER: usize = 128 << 10;
 /// The global header: magic, version, zone, sigfigs, snaplen, network.
-const GLOBAL_HEADER: usize = 24;
+pub(super) const GLOBAL_HEADER: u64 = 24;
 /// The byte-swapped magic of Alexey Kuznetzov's modified format, whose records carry 8 more
 /// bytes of header (interface index, protocol, packet type).
 const MODIFIED_MAGIC: [u8; 4] = [0x34, 0xcd, 0xb2, 0xa1];
 
 /// Streams the records of one legacy pcap file.
 pub(super) struct LegacyReader {
-    input: Box<dyn Read + Send>,
+    input: Input,
+    /// The reader's own buffer, or the block of the file it is in.
     buf: Vec<u8>,
     /// Unread bytes are `buf[start..end]`.
     start: usize,
@@ -32,6 +36,14 @@ pub(super) struct LegacyReader {
     nanosecond: bool,
     header_len: usize,
     pub linktype: u16,
+}
+
+/// Where the bytes come from.
+enum Input {
+    /// Read into the reader's buffer.
+    Stream(Box<dyn Read + Send>),
+    /// Blocks read ahead by other threads, taken as they are.
+    Blocks(ReadAhead),
 }
 
 /// What the buffer holds at the read position.
@@ -59,6 +71,26 @@ impl LegacyReader {
     ) -> LegacyReader {
         let mut buf = vec![0; capacity.max(head.len())];
         buf[..head.len()].copy_from_slice(head);
+        let mut reader =
+            LegacyReader::with_input(head, Input::Stream(input), nanosecond, big_endian);
+        reader.buf = buf;
+        reader.start = GLOBAL_HEADER as usize;
+        reader.end = head.len();
+        reader
+    }
+
+    /// A reader of the records in `blocks`, which start after the global header; `head` holds
+    /// the file's first bytes (at least the 24 of the global header).
+    pub fn with_blocks(
+        head: &[u8],
+        blocks: ReadAhead,
+        nanosecond: bool,
+        big_endian: bool,
+    ) -> LegacyReader {
+        LegacyReader::with_input(head, Input::Blocks(blocks), nanosecond, big_endian)
+    }
+
+    fn with_input(head: &[u8], input: Input, nanosecond: bool, big_endian: bool) -> LegacyReader {
         let header_len = if head.starts_with(&MODIFIED_MAGIC) {
             24
         } else {
@@ -67,10 +99,10 @@ impl LegacyReader {
         let network = u32_at(head, 20, big_endian);
         LegacyReader {
             input,
-            buf,
-            start: GLOBAL_HEADER,
-            end: head.len(),
-            consumed: GLOBAL_HEADER as u64,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            consumed: GLOBAL_HEADER,
             exhausted: false,
             big_endian,
             nanosecond,
@@ -143,8 +175,24 @@ impl LegacyReader {
     }
 
     /// Moves the unread bytes to the front, makes room for `need` of them, and reads until
-    /// the buffer is full or the input ends (a pipe may hand out a few bytes per read).
+    /// the buffer is full or the input ends (a pipe may hand out a few bytes per read). Read
+    /// ahead, it moves on to the next block instead, the unread bytes put in front of it; a
+    /// record longer than that takes more refills.
     pub fn refill(&mut self, need: usize, state: &InputState) -> io::Result<()> {
+        let input = match &mut self.input {
+            Input::Stream(input) => input,
+            Input::Blocks(blocks) => {
+                match blocks.next_into(&mut self.buf, self.start..self.end)? {
+                    Some(start) => {
+                        self.start = start;
+                        self.end = self.buf.len();
+                        self.exhausted = false;
+                    }
+                    None => self.exhausted = true,
+                }
+                return Ok(());
+            }
+        };
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -153,7 +201,7 @@ impl LegacyReader {
         if need > self.buf.len() {
             self.buf.resize(need, 0);
         }
-        let n = read_full(&mut self.input, &mut self.buf[self.end..], state)?;
+        let n = read_full(input, &mut self.buf[self.end..], state)?;
         self.end += n;
         // Only an empty read says so, as with pcap-parser: the end is then met by a refill of
         // its own, which reports progress once more.

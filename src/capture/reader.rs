@@ -7,11 +7,11 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
-use super::ahead::ReadAhead;
-use super::input::{self, InputState, Records, BUFFER_CAPACITY};
-use super::legacy::{u32_at, LegacyReader, Peek};
+use super::ahead::{self, read_at_full, ReadAhead};
+use super::input::{self, InputState, Opened, Records, BUFFER_CAPACITY};
+use super::legacy::{u32_at, LegacyReader, Peek, GLOBAL_HEADER};
 use super::pcapng::Interface;
-use super::{CaptureError, CaptureInfo, Frame, FrameSink};
+use super::{CaptureError, CaptureInfo, Format, Frame, FrameSink};
 use crate::time::Timestamp;
 
 /// No record may need a buffer larger than this. It also stops pcap-parser 0.17's block length
@@ -109,6 +109,17 @@ impl CaptureReader {
     /// as by `open`. For runs in which
     /// the thread that walks the records is the one that limits the speed.
     pub fn open_read_ahead(path: &str, threads: usize) -> Result<Self, CaptureError> {
+        Self::read_ahead_with(path, threads, ahead::BLOCK, ahead::HEADROOM)
+    }
+
+    /// [`open_read_ahead`](Self::open_read_ahead) with blocks of `block` bytes and `headroom`
+    /// bytes of room in front of each (tests use small ones).
+    pub(super) fn read_ahead_with(
+        path: &str,
+        threads: usize,
+        block: usize,
+        headroom: usize,
+    ) -> Result<Self, CaptureError> {
         if path == "-" || threads == 0 {
             return Self::open(path);
         }
@@ -122,8 +133,51 @@ impl CaptureReader {
         if !file.metadata().map_err(io_err)?.is_file() {
             return Self::from_boxed(path, Box::new(file));
         }
-        let raw = ReadAhead::new(file, threads).map_err(io_err)?;
+        // Legacy pcap is cut into records straight from the blocks; gzip and pcapng are read
+        // through them.
+        let mut head = [0; input::SNIFF_LEN];
+        let n = read_at_full(&file, &mut head, 0).map_err(io_err)?;
+        if let Ok(Format::Pcap {
+            nanosecond,
+            big_endian,
+        }) = input::sniff(&head[..n])
+        {
+            let blocks = ReadAhead::with_block(file, threads, GLOBAL_HEADER, block, headroom)
+                .map_err(io_err)?;
+            let legacy = LegacyReader::with_blocks(&head[..n], blocks, nanosecond, big_endian);
+            return Self::from_legacy(
+                path,
+                legacy,
+                Format::Pcap {
+                    nanosecond,
+                    big_endian,
+                },
+            );
+        }
+        let raw = ReadAhead::with_block(file, threads, 0, block, headroom).map_err(io_err)?;
         Self::from_boxed(path, Box::new(raw))
+    }
+
+    /// A reader of the records of `legacy`, a legacy pcap file not compressed.
+    fn from_legacy(
+        path: &str,
+        mut legacy: LegacyReader,
+        format: Format,
+    ) -> Result<Self, CaptureError> {
+        let state = Arc::new(InputState::default());
+        legacy
+            .refill(0, &state)
+            .map_err(|source| CaptureError::Io {
+                path: path.to_string(),
+                source,
+            })?;
+        let opened = Opened {
+            format,
+            gzip: false,
+            records: Records::Legacy(legacy),
+            state,
+        };
+        Ok(Self::from_opened(path, opened, BUFFER_CAPACITY))
     }
 
     /// Reads a capture from any byte stream; `name` stands for it in [`CaptureInfo::path`] and
@@ -143,6 +197,10 @@ impl CaptureReader {
         capacity: usize,
     ) -> Result<Self, CaptureError> {
         let opened = input::open(name, raw, capacity)?;
+        Ok(Self::from_opened(name, opened, capacity))
+    }
+
+    fn from_opened(name: &str, opened: Opened, capacity: usize) -> Self {
         let mut info = CaptureInfo {
             path: name.to_string(),
             format: Some(opened.format),
@@ -164,12 +222,12 @@ impl CaptureReader {
                 },
             }),
         };
-        Ok(CaptureReader {
+        CaptureReader {
             info,
             source,
             input: opened.state,
             done: false,
-        })
+        }
     }
 
     /// Reads every frame into `sink`. A record cut off by the end of input is not an error:

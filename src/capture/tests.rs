@@ -648,3 +648,58 @@ fn records_straddling_the_buffer_end_are_whole() {
         }
     }
 }
+
+/// Read ahead, legacy records are cut from the blocks in place: a record cut by a block's
+/// start is put together in the room in front of the block, or in a buffer of its own when it
+/// is longer. The frames, the stream offsets and the truncation are those of a plain read,
+/// whatever the block size, room and number of threads.
+#[test]
+fn records_cut_from_read_ahead_blocks_are_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut modified = pcap_header(false, false, 1);
+    modified[..4].copy_from_slice(&[0x34, 0xcd, 0xb2, 0xa1]);
+    for (be, mut f) in [
+        (true, pcap_header(true, true, 1)),
+        (false, pcap_header(false, false, 113)),
+        (false, modified),
+    ] {
+        let extra = if f[..4] == [0x34, 0xcd, 0xb2, 0xa1] {
+            8
+        } else {
+            0
+        };
+        for i in 0..40u32 {
+            let mut r = pcap_record(be, i, i, &vec![i as u8; 1 + 7 * i as usize], 300);
+            r.splice(16..16, std::iter::repeat_n(0xEE, extra));
+            f.extend(r);
+        }
+        for cut in [f.len(), f.len() - 3, 24, 30] {
+            let path = dir.path().join("blocks.pcap");
+            std::fs::write(&path, &f[..cut]).unwrap();
+            let path = path.to_str().unwrap();
+            let mut plain = CaptureReader::open(path).unwrap();
+            let mut expected = Collect::default();
+            plain.run(&mut expected).unwrap();
+            for (threads, block, headroom) in [
+                (1, 1, 0),
+                (2, 7, 16),
+                (3, 16, 300),
+                (2, 64, 40),
+                (1, 300, 8),
+                (2, 4096, 300),
+            ] {
+                let mut r = CaptureReader::read_ahead_with(path, threads, block, headroom).unwrap();
+                assert_eq!(r.first_timestamp().unwrap(), plain.info().first_ts);
+                let mut sink = Collect::default();
+                r.run(&mut sink).unwrap();
+                let what = format!("cut {cut}, {threads} threads, block {block}, room {headroom}");
+                assert_eq!(sink.frames, expected.frames, "{what}");
+                assert_eq!(r.info().stream_bytes, plain.info().stream_bytes, "{what}");
+                assert_eq!(r.info().truncated_at, plain.info().truncated_at, "{what}");
+                assert_eq!(r.info().packets, plain.info().packets, "{what}");
+                assert_eq!(r.info().format, plain.info().format, "{what}");
+                assert_eq!(r.info().linktypes, plain.info().linktypes, "{what}");
+            }
+        }
+    }
+}
