@@ -272,25 +272,6 @@ mod tests {
         out
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
-
-        /// The bytes come out as the file holds them, whatever the number of threads, the
-        /// block size (the file an exact number of blocks included) and the reads' size.
-        #[test]
-        fn reads_the_file_in_order(
-            len in 0usize..2000,
-            threads in 1usize..4,
-            block in 1usize..100,
-            chunk in 1usize..300,
-        ) {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-            let mut f = tempfile::tempfile().unwrap();
-            f.write_all(&bytes).unwrap();
-            prop_assert_eq!(read_through(f, threads, block, chunk), bytes);
-        }
-    }
-
     /// What a record reader gets through [`ReadAhead::next_into`] from `file` read from
     /// `start`: it takes `takes[i]` bytes (at most what it holds) before each move to the next
     /// block, keeping the rest, and at the end takes what is left.
@@ -326,8 +307,29 @@ mod tests {
         out
     }
 
+    /// A file of `len` bytes, and its bytes.
+    fn test_file(len: usize) -> (File, Vec<u8>) {
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&bytes).unwrap();
+        (f, bytes)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The bytes come out as the file holds them, whatever the number of threads, the
+        /// block size (the file an exact number of blocks included) and the reads' size.
+        #[test]
+        fn reads_the_file_in_order(
+            len in 0usize..2000,
+            threads in 1usize..4,
+            block in 1usize..100,
+            chunk in 1usize..300,
+        ) {
+            let (f, bytes) = test_file(len);
+            prop_assert_eq!(read_through(f, threads, block, chunk), bytes);
+        }
 
         /// Taken block by block, with any part of each kept for the next (more than the room
         /// in front of a block included, which joins them in a buffer of its own), the bytes
@@ -341,9 +343,7 @@ mod tests {
             headroom in 0usize..50,
             takes in prop::collection::vec(0usize..150, 1..20),
         ) {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-            let mut f = tempfile::tempfile().unwrap();
-            f.write_all(&bytes).unwrap();
+            let (f, bytes) = test_file(len);
             let from = (start as usize).min(len);
             prop_assert_eq!(
                 take_through(f, threads, start, block, headroom, &takes),
