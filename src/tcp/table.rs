@@ -183,7 +183,10 @@ impl<H: StreamHandler> Tracker<H> {
         let was_complete = if held == Held::New {
             false
         } else {
-            if seg.flags.syn() && conn.complete() {
+            // Closed connections, and only they, have completed their close: a connection
+            // moves to the closed table with the segment that completes it.
+            debug_assert_eq!(conn.complete(), held == Held::Closed);
+            if seg.flags.syn() && held == Held::Closed {
                 // Most often a new connection on the 4-tuple of this finished one, which
                 // is read now for the first time since its close, and then emitted.
                 conn.touch::<H>();
@@ -210,7 +213,7 @@ impl<H: StreamHandler> Tracker<H> {
                 self.stats.tuple_reuses += 1;
                 false
             } else {
-                conn.complete()
+                held == Held::Closed
             }
         };
         conn.on_segment(
