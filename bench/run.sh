@@ -13,8 +13,8 @@
 #   analyze   finscope analyze --format json FILE > /dev/null
 #   conns     finscope conns FILE > /dev/null           (NDJSON records)
 #   floor     examples/pcapfloor FILE                   (pcap-parser iterating records)
-#   fins      examples/pcapfloor --fins FILE            (the same, plus FINs per 4-tuple: the
-#             least per-connection work, a lower bound for any tool that says who closed)
+#   fins      examples/pcapfloor --fins FILE            (the same, plus FINs per 4-tuple:
+#             about the least work a tool that says who closed each connection can do)
 #   cat       cat FILE > /dev/null                      (reading the file)
 # and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor, fins and
 # cat:
