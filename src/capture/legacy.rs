@@ -71,12 +71,12 @@ impl LegacyReader {
     ) -> LegacyReader {
         let mut buf = vec![0; capacity.max(head.len())];
         buf[..head.len()].copy_from_slice(head);
-        let mut reader =
-            LegacyReader::with_input(head, Input::Stream(input), nanosecond, big_endian);
-        reader.buf = buf;
-        reader.start = GLOBAL_HEADER as usize;
-        reader.end = head.len();
-        reader
+        LegacyReader {
+            buf,
+            start: GLOBAL_HEADER as usize,
+            end: head.len(),
+            ..LegacyReader::with_input(head, Input::Stream(input), nanosecond, big_endian)
+        }
     }
 
     /// A reader of the records in `blocks`, which start after the global header; `head` holds

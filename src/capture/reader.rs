@@ -137,22 +137,17 @@ impl CaptureReader {
         // through them.
         let mut head = [0; input::SNIFF_LEN];
         let n = read_at_full(&file, &mut head, 0).map_err(io_err)?;
-        if let Ok(Format::Pcap {
-            nanosecond,
-            big_endian,
-        }) = input::sniff(&head[..n])
+        if let Ok(
+            format @ Format::Pcap {
+                nanosecond,
+                big_endian,
+            },
+        ) = input::sniff(&head[..n])
         {
             let blocks = ReadAhead::with_block(file, threads, GLOBAL_HEADER, block, headroom)
                 .map_err(io_err)?;
             let legacy = LegacyReader::with_blocks(&head[..n], blocks, nanosecond, big_endian);
-            return Self::from_legacy(
-                path,
-                legacy,
-                Format::Pcap {
-                    nanosecond,
-                    big_endian,
-                },
-            );
+            return Self::from_legacy(path, legacy, format);
         }
         let raw = ReadAhead::with_block(file, threads, 0, block, headroom).map_err(io_err)?;
         Self::from_boxed(path, Box::new(raw))

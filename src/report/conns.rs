@@ -6,8 +6,9 @@
 //! intermediate structs, strings or maps. A [`RecordWriter`] keeps one 64 KiB `Line` for all
 //! records, so each record is written once, straight into the buffer that goes to stdout, and
 //! stdout gets one write per 64 KiB; the one-record functions use a 2 KiB `Line` of their own
-//! and make one call into the caller's writer per record. The JSON is byte for byte what serde_json writes for the shape in docs/json-schema.md; the
-//! tests keep that serde rendering as the reference.
+//! and make one call into the caller's writer per record. The JSON is byte for byte what
+//! serde_json writes for the shape in docs/json-schema.md; the tests keep that serde rendering
+//! as the reference.
 
 use std::io::{self, Write};
 
