@@ -301,3 +301,39 @@ fn compare_map_and_bad_map() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--direct-io` changes how the file is read, not what is found; on standard input it cannot
+/// apply, and the warning says so.
+#[test]
+fn direct_io_same_report_and_a_warning_on_standard_input() {
+    let path = capture("nginx-default-upstream.pcap");
+    let plain = finscope()
+        .args(["analyze", "--format", "json", &path])
+        .output()
+        .unwrap();
+    let direct = finscope()
+        .args(["analyze", "--format", "json", "--direct-io", &path])
+        .output()
+        .unwrap();
+    assert!(direct.status.success());
+    let strip = |out: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(out).unwrap();
+        v["warnings"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip(&direct.stdout), strip(&plain.stdout));
+
+    let piped = finscope()
+        .args(["analyze", "--format", "json", "--direct-io", "-"])
+        .write_stdin(std::fs::read(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let err = String::from_utf8(piped.stderr).unwrap();
+    assert!(
+        err.contains(
+            "-: read through the page cache, not with --direct-io: standard input is not a file"
+        ),
+        "{err}"
+    );
+}

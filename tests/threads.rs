@@ -173,3 +173,90 @@ fn read_ahead_reads_a_named_pipe_as_a_stream() {
     assert!(!file.is_empty());
     assert_eq!(piped, file);
 }
+
+/// `--direct-io`: the blocks read with direct I/O give the same records, with one worker and
+/// with several. Where the file system refuses it (tmpfs), the file is read through the page
+/// cache, with a warning saying so.
+#[test]
+fn direct_io_gives_the_same_records() {
+    for name in shipped() {
+        let paths = [capture(&name)];
+        for threads in [1, 2] {
+            let config = Config {
+                threads,
+                batch_frames: 64,
+                ..Config::default()
+            };
+            let (plain, plain_stats) = run(&paths, &config);
+            let mut out = Vec::new();
+            let stats = pipeline::run(
+                &paths,
+                &Config {
+                    direct_io: true,
+                    ..config.clone()
+                },
+                &mut |r, h| {
+                    out.push(format!("{r:?} {h:?}"));
+                    Ok(())
+                },
+                &mut |_| {},
+            )
+            .expect("capture reads");
+            assert_eq!(out, plain, "{name}, {threads} threads");
+            let refused = stats
+                .warnings
+                .iter()
+                .filter(|w| w.contains("read through the page cache, not with --direct-io"))
+                .count();
+            if refused == 0 {
+                assert_eq!(
+                    format!("{:?} {:?}", stats.tracker, stats.warnings),
+                    plain_stats
+                );
+            }
+        }
+    }
+}
+
+/// Direct I/O reads one regular file: several inputs, or a named pipe, are read through the
+/// page cache, and the run says so.
+#[test]
+fn direct_io_says_when_it_is_not_used() {
+    let config = Config {
+        direct_io: true,
+        ..Config::default()
+    };
+    let two = [
+        capture("nginx-default-upstream.pcap"),
+        capture("tuple-reuse.pcap"),
+    ];
+    let (records, stats) = run(&two, &config);
+    assert_eq!(records, run(&two, &Config::default()).0);
+    assert!(
+        stats.contains(
+            "--direct-io reads a single capture file; these 2 are read through the page cache"
+        ),
+        "{stats}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("capture.pcap");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let source = capture("nginx-default-upstream.pcap");
+    let writer = {
+        let fifo = fifo.clone();
+        let bytes = std::fs::read(&source).unwrap();
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let (piped, stats) = run(&[fifo.to_str().unwrap().to_string()], &config);
+    writer.join().unwrap();
+    assert_eq!(piped, run(&[source], &Config::default()).0);
+    assert!(
+        stats.contains("read through the page cache, not with --direct-io: not a regular file"),
+        "{stats}"
+    );
+}

@@ -5,6 +5,12 @@
 //! a plain read gives. A legacy pcap reader cuts its records straight out of the blocks
 //! ([`ReadAhead::next_into`]); anything else reads them through [`Read`], a copy out of the
 //! cache.
+//!
+//! Blocks can be read with direct I/O (`O_DIRECT`: from the disk into the block, without the
+//! page cache and the kernel's copy out of it), which asks for the block's memory, its length
+//! and its file offset to be multiples of the device's block size: each block's bytes then start
+//! at an address aligned to [`DIRECT_ALIGN`], and the blocks at an aligned file offset, the
+//! bytes before `start` in the first block left out.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -23,18 +29,28 @@ pub(super) const BLOCK: usize = 1 << 20;
 pub(super) const HEADROOM: usize = (256 << 10) + 64;
 /// Blocks each thread may have read before the reader takes them.
 const DEPTH: usize = 2;
+/// Alignment of memory, length and file offset for direct I/O: Linux asks for the logical
+/// block size of the device, 512 or 4096 bytes.
+pub(super) const DIRECT_ALIGN: usize = 4096;
+
+/// One block as a read-ahead thread hands it over: its bytes are `bytes[at..]`, after at least
+/// the room asked for.
+struct Block {
+    bytes: Vec<u8>,
+    at: usize,
+    /// It came short: the file ends in it.
+    last: bool,
+}
 
 /// A [`Read`] over a file whose blocks other threads read ahead; or, through
 /// [`next_into`](Self::next_into), the blocks themselves.
 pub(super) struct ReadAhead {
-    /// Blocks from thread `t`, in its order; each holds its bytes after `headroom` bytes.
-    blocks: Vec<Receiver<io::Result<Vec<u8>>>>,
+    /// Blocks from thread `t`, in its order.
+    blocks: Vec<Receiver<io::Result<Block>>>,
     /// Emptied blocks back to thread `t`.
     emptied: Vec<SyncSender<Vec<u8>>>,
     /// Blocks taken so far.
     index: usize,
-    block_size: usize,
-    headroom: usize,
     /// The block [`Read`] reads from, and the thread it came from.
     block: Vec<u8>,
     from: Option<usize>,
@@ -47,14 +63,18 @@ pub(super) struct ReadAhead {
 impl ReadAhead {
     /// Starts `threads` threads (at least 1) reading `file` from byte `start`, in blocks of
     /// `block` bytes, each after `headroom` bytes of room ([`BLOCK`] and [`HEADROOM`] but in
-    /// tests).
+    /// tests). Each block's bytes start at an address that is a multiple of `align`, and its
+    /// file offset is one too ([`DIRECT_ALIGN`] for a file opened for direct I/O, 1 for
+    /// others); `block` must then be a multiple of `align`.
     pub(super) fn with_block(
         file: File,
         threads: usize,
         start: u64,
         block: usize,
         headroom: usize,
+        align: usize,
     ) -> io::Result<ReadAhead> {
+        debug_assert!(align > 0 && block % align == 0);
         let threads = threads.max(1);
         let file = Arc::new(file);
         let mut blocks = Vec::with_capacity(threads);
@@ -66,9 +86,11 @@ impl ReadAhead {
             let (empty_tx, empty_rx) = sync_channel(DEPTH + 2);
             let file = Arc::clone(&file);
             let layout = Layout {
-                start,
+                start: start - start % align as u64,
+                skip: (start % align as u64) as usize,
                 block,
                 headroom,
+                align,
                 first: t,
                 step: threads,
             };
@@ -84,8 +106,6 @@ impl ReadAhead {
             blocks,
             emptied,
             index: 0,
-            block_size: block,
-            headroom,
             block: Vec::new(),
             from: None,
             pos: 0,
@@ -94,9 +114,8 @@ impl ReadAhead {
         })
     }
 
-    /// The next block, its bytes after `headroom`, and the thread that read it; `None` after
-    /// the file's last.
-    fn take(&mut self) -> io::Result<Option<(Vec<u8>, usize)>> {
+    /// The next block and the thread that read it; `None` after the file's last.
+    fn take(&mut self) -> io::Result<Option<(Block, usize)>> {
         if self.last {
             return Ok(None);
         }
@@ -105,8 +124,8 @@ impl ReadAhead {
             .recv()
             .map_err(|_| io::Error::other("a read-ahead thread stopped"))??;
         self.index += 1;
-        self.last = next.len() < self.headroom + self.block_size;
-        Ok((next.len() > self.headroom).then_some((next, thread)))
+        self.last = next.last;
+        Ok((next.bytes.len() > next.at).then_some((next, thread)))
     }
 
     /// Gives a block back to the thread that read it, to read into again. The thread may be
@@ -126,20 +145,21 @@ impl ReadAhead {
         buf: &mut Vec<u8>,
         keep: Range<usize>,
     ) -> io::Result<Option<usize>> {
-        let Some((mut next, thread)) = self.take()? else {
+        let Some((next, thread)) = self.take()? else {
             return Ok(None);
         };
         let len = keep.len();
-        let (joined, from, start) = if len <= self.headroom {
-            let start = self.headroom - len;
-            next[start..self.headroom].copy_from_slice(&buf[keep]);
-            (next, Some(thread), start)
+        let Block { mut bytes, at, .. } = next;
+        let (joined, from, start) = if len <= at {
+            let start = at - len;
+            bytes[start..at].copy_from_slice(&buf[keep]);
+            (bytes, Some(thread), start)
         } else {
             // A record longer than the room in front: joined in a buffer that no thread owns.
-            let mut joined = Vec::with_capacity(len + next.len() - self.headroom);
+            let mut joined = Vec::with_capacity(len + bytes.len() - at);
             joined.extend_from_slice(&buf[keep]);
-            joined.extend_from_slice(&next[self.headroom..]);
-            self.give_back(next, Some(thread));
+            joined.extend_from_slice(&bytes[at..]);
+            self.give_back(bytes, Some(thread));
             (joined, None, 0)
         };
         let old = std::mem::replace(buf, joined);
@@ -158,10 +178,10 @@ impl Read for ReadAhead {
             let Some((next, thread)) = self.take()? else {
                 return Ok(0);
             };
-            let old = std::mem::replace(&mut self.block, next);
+            let old = std::mem::replace(&mut self.block, next.bytes);
             let old_from = self.from.replace(thread);
             self.give_back(old, old_from);
-            self.pos = self.headroom;
+            self.pos = next.at;
         }
         let n = out.len().min(self.block.len() - self.pos);
         out[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
@@ -184,10 +204,14 @@ impl Drop for ReadAhead {
 
 /// Which blocks one read-ahead thread reads, and where they go in its buffers.
 struct Layout {
-    /// File offset of block 0.
+    /// File offset of block 0, a multiple of `align`.
     start: u64,
+    /// Bytes at the start of block 0 that are not the reader's (before the `start` it asked).
+    skip: usize,
     block: usize,
     headroom: usize,
+    /// Each block's bytes start at an address that is a multiple of this.
+    align: usize,
     /// This thread reads blocks `first`, `first + step`, ...
     first: usize,
     step: usize,
@@ -198,10 +222,11 @@ struct Layout {
 fn read_blocks(
     file: &File,
     layout: Layout,
-    out: &SyncSender<io::Result<Vec<u8>>>,
+    out: &SyncSender<io::Result<Block>>,
     emptied: &Receiver<Vec<u8>>,
 ) {
-    let full = layout.headroom + layout.block;
+    // Room to move the bytes up to the next aligned address.
+    let full = layout.headroom + layout.align - 1 + layout.block;
     let mut fresh = DEPTH + 2;
     let mut index = layout.first;
     loop {
@@ -217,20 +242,37 @@ fn read_blocks(
         // A block given back is full already (only the last comes short, and its thread is
         // done then): only a new one is zeroed, not every block again before it is read into.
         buf.resize(full, 0);
-        let at = layout.start + (index as u64) * (layout.block as u64);
-        let read = read_at_full(file, &mut buf[layout.headroom..], at);
-        let short = match read {
+        let from = aligned(&buf, layout.headroom, layout.align);
+        let offset = layout.start + (index as u64) * (layout.block as u64);
+        let read = read_at_full(file, &mut buf[from..from + layout.block], offset);
+        let skip = if index == 0 { layout.skip } else { 0 };
+        let (block, short) = match read {
             Ok(n) => {
-                buf.truncate(layout.headroom + n);
-                n < layout.block
+                buf.truncate(from + n);
+                let last = n < layout.block;
+                let at = from + skip.min(n);
+                (
+                    Ok(Block {
+                        bytes: buf,
+                        at,
+                        last,
+                    }),
+                    last,
+                )
             }
-            Err(_) => true,
+            Err(e) => (Err(e), true),
         };
-        if out.send(read.map(|_| buf)).is_err() || short {
+        if out.send(block).is_err() || short {
             return;
         }
         index += layout.step;
     }
+}
+
+/// The first index at or after `from` whose address in `buf` is a multiple of `align`.
+pub(super) fn aligned(buf: &[u8], from: usize, align: usize) -> usize {
+    let addr = buf.as_ptr().addr() + from;
+    from + (align - addr % align) % align
 }
 
 /// Fills `buf` from offset `at`, short only at the end of the file.
@@ -257,7 +299,7 @@ mod tests {
 
     /// What reading `file` through a `ReadAhead` gives, in reads of `chunk` bytes.
     fn read_through(file: File, threads: usize, block: usize, chunk: usize) -> Vec<u8> {
-        let mut r = ReadAhead::with_block(file, threads, 0, block, 3).unwrap();
+        let mut r = ReadAhead::with_block(file, threads, 0, block, 3, 1).unwrap();
         let mut out = Vec::new();
         let mut buf = vec![0; chunk];
         loop {
@@ -274,26 +316,34 @@ mod tests {
 
     /// What a record reader gets through [`ReadAhead::next_into`] from `file` read from
     /// `start`: it takes `takes[i]` bytes (at most what it holds) before each move to the next
-    /// block, keeping the rest, and at the end takes what is left.
+    /// block, keeping the rest, and at the end takes what is left. Blocks are read at file
+    /// offsets and addresses that are multiples of `align`; the address is checked for every
+    /// block after the first that fits its room.
     fn take_through(
         file: File,
         threads: usize,
-        start: u64,
+        (start, align): (u64, usize),
         block: usize,
         headroom: usize,
         takes: &[usize],
     ) -> Vec<u8> {
-        let mut r = ReadAhead::with_block(file, threads, start, block, headroom).unwrap();
+        let mut r = ReadAhead::with_block(file, threads, start, block, headroom, align).unwrap();
         let (mut buf, mut at, mut end) = (Vec::new(), 0, 0);
         let mut out = Vec::new();
+        let mut first = true;
         for &take in takes.iter().cycle() {
             let take = take.min(end - at);
             out.extend_from_slice(&buf[at..at + take]);
             at += take;
+            let kept = end - at;
             match r.next_into(&mut buf, at..end).unwrap() {
                 Some(start) => {
                     // The kept bytes come first, unchanged.
-                    assert!(buf.len() >= start + (end - at));
+                    assert!(buf.len() >= start + kept);
+                    if !first && kept <= headroom {
+                        assert_eq!((buf.as_ptr().addr() + start + kept) % align, 0);
+                    }
+                    first = false;
                     (at, end) = (start, buf.len());
                 }
                 None => break,
@@ -346,7 +396,26 @@ mod tests {
             let (f, bytes) = test_file(len);
             let from = (start as usize).min(len);
             prop_assert_eq!(
-                take_through(f, threads, start, block, headroom, &takes),
+                take_through(f, threads, (start, 1), block, headroom, &takes),
+                bytes[from..].to_vec()
+            );
+        }
+
+        /// The same with blocks read at aligned offsets into aligned memory, as for direct
+        /// I/O: the bytes before `start` in the first block are left out, whatever `start`.
+        #[test]
+        fn aligned_blocks_give_the_file(
+            len in 0usize..3000,
+            threads in 1usize..4,
+            start in 0u64..200,
+            (align, blocks) in (0u32..6, 1usize..8).prop_map(|(a, b)| (1usize << a, b)),
+            headroom in 0usize..50,
+            takes in prop::collection::vec(0usize..150, 1..20),
+        ) {
+            let (f, bytes) = test_file(len);
+            let from = (start as usize).min(len);
+            prop_assert_eq!(
+                take_through(f, threads, (start, align), align * blocks, headroom, &takes),
                 bytes[from..].to_vec()
             );
         }
@@ -356,7 +425,7 @@ mod tests {
     fn a_reader_dropped_early_stops_its_threads() {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&[7; 10_000]).unwrap();
-        let mut r = ReadAhead::with_block(f, 2, 0, 10, 0).unwrap();
+        let mut r = ReadAhead::with_block(f, 2, 0, 10, 0, 1).unwrap();
         let mut buf = [0; 15];
         assert_eq!(r.read(&mut buf).unwrap(), 10);
         // The threads, blocked on full queues, end when the queues go: the drop waits for

@@ -65,6 +65,9 @@ pub struct CaptureInfo {
     /// Packet records that could not be delivered: a pcapng packet naming an interface its
     /// section did not describe.
     pub bad_records: u64,
+    /// Direct I/O was asked for and not used, and why (the file system refused it, or the
+    /// input is not a regular file).
+    pub direct_io_refused: Option<String>,
 }
 
 /// Receives frames from a [`CaptureReader`].

@@ -7,7 +7,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
-use super::ahead::{self, read_at_full, ReadAhead};
+use super::ahead::{self, read_at_full, ReadAhead, DIRECT_ALIGN};
 use super::input::{self, InputState, Opened, Records, BUFFER_CAPACITY};
 use super::legacy::{u32_at, LegacyReader, Peek, GLOBAL_HEADER};
 use super::pcapng::Interface;
@@ -26,6 +26,8 @@ pub struct CaptureReader {
     source: Source,
     input: Arc<InputState>,
     done: bool,
+    /// The file is read with direct I/O.
+    direct: bool,
 }
 
 enum Source {
@@ -108,17 +110,42 @@ impl CaptureReader {
     /// (see `ahead.rs`); standard input, anything but a regular file, or `threads` 0, is read
     /// as by `open`. For runs in which
     /// the thread that walks the records is the one that limits the speed.
-    pub fn open_read_ahead(path: &str, threads: usize) -> Result<Self, CaptureError> {
-        Self::read_ahead_with(path, threads, ahead::BLOCK, ahead::HEADROOM)
+    ///
+    /// With `direct`, the blocks are read with direct I/O (Linux's `O_DIRECT`: from the disk,
+    /// leaving the page cache alone and without the kernel's copy out of it) where the file
+    /// system allows it; where it does not, or for an input that is not a regular file, the
+    /// file is read as without it and [`CaptureInfo::direct_io_refused`] says why.
+    pub fn open_read_ahead(path: &str, threads: usize, direct: bool) -> Result<Self, CaptureError> {
+        Self::read_ahead_with(path, threads, ahead::BLOCK, ahead::HEADROOM, direct)
     }
 
     /// [`open_read_ahead`](Self::open_read_ahead) with blocks of `block` bytes and `headroom`
-    /// bytes of room in front of each (tests use small ones).
+    /// bytes of room in front of each (tests use small ones; with `direct`, `block` must be a
+    /// multiple of 4096).
     pub(super) fn read_ahead_with(
         path: &str,
         threads: usize,
         block: usize,
         headroom: usize,
+        direct: bool,
+    ) -> Result<Self, CaptureError> {
+        let mut reader = Self::read_ahead_inner(path, threads, block, headroom, direct)?;
+        if direct && reader.info.direct_io_refused.is_none() && !reader.direct {
+            reader.info.direct_io_refused = Some(if path == "-" {
+                "standard input is not a file".into()
+            } else {
+                "not a regular file".into()
+            });
+        }
+        Ok(reader)
+    }
+
+    fn read_ahead_inner(
+        path: &str,
+        threads: usize,
+        block: usize,
+        headroom: usize,
+        direct: bool,
     ) -> Result<Self, CaptureError> {
         if path == "-" || threads == 0 {
             return Self::open(path);
@@ -133,24 +160,39 @@ impl CaptureReader {
         if !file.metadata().map_err(io_err)?.is_file() {
             return Self::from_boxed(path, Box::new(file));
         }
+        // The blocks come from a second descriptor opened for direct I/O; the head is read
+        // through the first, since direct I/O cannot read 28 bytes into any buffer.
+        let (blocks_file, align, refused) = match direct.then(|| open_direct(path)) {
+            None => (None, 1, None),
+            Some(Ok(f)) => (Some(f), DIRECT_ALIGN, None),
+            Some(Err(e)) => (None, 1, Some(e.to_string())),
+        };
         // Legacy pcap is cut into records straight from the blocks; gzip and pcapng are read
         // through them.
         let mut head = [0; input::SNIFF_LEN];
         let n = read_at_full(&file, &mut head, 0).map_err(io_err)?;
-        if let Ok(
+        let direct = blocks_file.is_some();
+        let file = blocks_file.unwrap_or(file);
+        let mut reader = if let Ok(
             format @ Format::Pcap {
                 nanosecond,
                 big_endian,
             },
         ) = input::sniff(&head[..n])
         {
-            let blocks = ReadAhead::with_block(file, threads, GLOBAL_HEADER, block, headroom)
-                .map_err(io_err)?;
+            let blocks =
+                ReadAhead::with_block(file, threads, GLOBAL_HEADER, block, headroom, align)
+                    .map_err(io_err)?;
             let legacy = LegacyReader::with_blocks(&head[..n], blocks, nanosecond, big_endian);
-            return Self::from_legacy(path, legacy, format);
-        }
-        let raw = ReadAhead::with_block(file, threads, 0, block, headroom).map_err(io_err)?;
-        Self::from_boxed(path, Box::new(raw))
+            Self::from_legacy(path, legacy, format)?
+        } else {
+            let raw =
+                ReadAhead::with_block(file, threads, 0, block, headroom, align).map_err(io_err)?;
+            Self::from_boxed(path, Box::new(raw))?
+        };
+        reader.direct = direct;
+        reader.info.direct_io_refused = refused;
+        Ok(reader)
     }
 
     /// A reader of the records of `legacy`, a legacy pcap file not compressed.
@@ -222,6 +264,7 @@ impl CaptureReader {
             source,
             input: opened.state,
             done: false,
+            direct: false,
         }
     }
 
@@ -246,6 +289,11 @@ impl CaptureReader {
 
     pub fn info(&self) -> &CaptureInfo {
         &self.info
+    }
+
+    /// The file is read with direct I/O ([`open_read_ahead`](Self::open_read_ahead)).
+    pub fn direct_io(&self) -> bool {
+        self.direct
     }
 
     /// The timestamp of the first packet, without consuming it: a later [`run`](Self::run)
@@ -320,6 +368,29 @@ impl CaptureReader {
         self.done = true;
         error(self.info.path.clone())
     }
+}
+
+/// `path` opened for direct I/O, after one aligned read has shown that its file system takes
+/// it (some accept the flag and refuse the reads).
+#[cfg(target_os = "linux")]
+fn open_direct(path: &str) -> io::Result<File> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)?;
+    let mut probe = vec![0; 2 * DIRECT_ALIGN];
+    let at = ahead::aligned(&probe, 0, DIRECT_ALIGN);
+    file.read_at(&mut probe[at..at + DIRECT_ALIGN], 0)?;
+    Ok(file)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &str) -> io::Result<File> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "direct I/O is read with Linux's O_DIRECT only",
+    ))
 }
 
 /// Why a step cannot go on.

@@ -652,7 +652,8 @@ fn records_straddling_the_buffer_end_are_whole() {
 /// Read ahead, legacy records are cut from the blocks in place: a record cut by a block's
 /// start is put together in the room in front of the block, or in a buffer of its own when it
 /// is longer. The frames, the stream offsets and the truncation are those of a plain read,
-/// whatever the block size, room and number of threads.
+/// whatever the block size, room and number of threads, and with direct I/O (blocks read at
+/// aligned offsets, the global header left out of the first).
 #[test]
 fn records_cut_from_read_ahead_blocks_are_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -680,19 +681,30 @@ fn records_cut_from_read_ahead_blocks_are_whole() {
             let mut plain = CaptureReader::open(path).unwrap();
             let mut expected = Collect::default();
             plain.run(&mut expected).unwrap();
-            for (threads, block, headroom) in [
-                (1, 1, 0),
-                (2, 7, 16),
-                (3, 16, 300),
-                (2, 64, 40),
-                (1, 300, 8),
-                (2, 4096, 300),
+            for (threads, block, headroom, direct) in [
+                (1, 1, 0, false),
+                (2, 7, 16, false),
+                (3, 16, 300, false),
+                (2, 64, 40, false),
+                (1, 300, 8, false),
+                (2, 4096, 300, false),
+                (1, 4096, 0, true),
+                (2, 4096, 300, true),
+                (3, 8192, 16, true),
             ] {
-                let mut r = CaptureReader::read_ahead_with(path, threads, block, headroom).unwrap();
+                let mut r =
+                    CaptureReader::read_ahead_with(path, threads, block, headroom, direct).unwrap();
+                // Direct I/O is used, or the file system refused it and said why.
+                assert_eq!(
+                    r.direct_io() || r.info().direct_io_refused.is_some(),
+                    direct
+                );
                 assert_eq!(r.first_timestamp().unwrap(), plain.info().first_ts);
                 let mut sink = Collect::default();
                 r.run(&mut sink).unwrap();
-                let what = format!("cut {cut}, {threads} threads, block {block}, room {headroom}");
+                let what = format!(
+                    "cut {cut}, {threads} threads, block {block}, room {headroom}, direct {direct}"
+                );
                 assert_eq!(sink.frames, expected.frames, "{what}");
                 assert_eq!(r.info().stream_bytes, plain.info().stream_bytes, "{what}");
                 assert_eq!(r.info().truncated_at, plain.info().truncated_at, "{what}");

@@ -46,6 +46,9 @@ pub struct Config {
     /// Threads that read the input ahead in blocks, for the reader thread of a run with several
     /// workers (0: the reader reads it itself). Only a single input that is a regular file.
     pub read_ahead: usize,
+    /// Read a single capture file with direct I/O (see [`CaptureReader::open_read_ahead`]),
+    /// ahead by `read_ahead` threads, at least 1, whatever the number of workers.
+    pub direct_io: bool,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             threads: 1,
             batch_frames: BATCH_FRAMES,
             read_ahead: 0,
+            direct_io: false,
         }
     }
 }
@@ -108,12 +112,14 @@ pub fn run(
     records: &mut RecordFn<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunStats, PipelineError> {
-    let ahead = if config.threads > 1 {
+    let ahead = if config.direct_io {
+        config.read_ahead.max(1)
+    } else if config.threads > 1 {
         config.read_ahead
     } else {
         0
     };
-    let readers = open_in_time_order(paths, ahead)?;
+    let readers = open_in_time_order(paths, ahead, config.direct_io)?;
     if config.threads > 1 {
         return shard::run(readers, config, records, progress);
     }
@@ -122,7 +128,7 @@ pub fn run(
         out: Forward::new(records),
         peak: 0,
     };
-    let mut inputs = Inputs::new(config);
+    let mut inputs = Inputs::new(config, readers.len());
     for mut reader in readers {
         let counts = inputs.read(&mut reader, &mut back, progress)?;
         if let Some(e) = back.out.error.take() {
@@ -167,10 +173,17 @@ pub fn analyze(
 /// Opens every input, learns its first timestamp, and returns the readers sorted by it.
 /// Files are reopened afterwards so that only one read buffer is alive at a time; standard
 /// input cannot be reopened, so its reader is kept. A single file is read ahead by `ahead`
-/// threads (several files are not: each would start its threads and blocks at once).
-fn open_in_time_order(paths: &[String], ahead: usize) -> Result<Vec<CaptureReader>, CaptureError> {
+/// threads (several files are not: each would start its threads and blocks at once), with
+/// direct I/O if `direct`; several files are read through the page cache, each told so.
+fn open_in_time_order(
+    paths: &[String],
+    ahead: usize,
+    direct: bool,
+) -> Result<Vec<CaptureReader>, CaptureError> {
     if paths.len() == 1 {
-        return Ok(vec![CaptureReader::open_read_ahead(&paths[0], ahead)?]);
+        return Ok(vec![CaptureReader::open_read_ahead(
+            &paths[0], ahead, direct,
+        )?]);
     }
     let mut order = Vec::with_capacity(paths.len());
     for (i, p) in paths.iter().enumerate() {
@@ -268,7 +281,14 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn new(config: &Config) -> Self {
+    /// Bookkeeping for `count` inputs.
+    fn new(config: &Config, count: usize) -> Self {
+        let mut warnings = Vec::new();
+        if config.direct_io && count > 1 {
+            warnings.push(format!(
+                "--direct-io reads a single capture file; these {count} are read through the page cache"
+            ));
+        }
         Inputs {
             batch_frames: config.batch_frames.max(1),
             frames_before: 0,
@@ -276,7 +296,7 @@ impl Inputs {
             now: None,
             prev_last: None,
             captures: Vec::new(),
-            warnings: Vec::new(),
+            warnings,
         }
     }
 
@@ -312,6 +332,12 @@ impl Inputs {
         if let Some(off) = info.truncated_at {
             self.warnings.push(format!(
                 "{}: capture ends inside a record at byte {off} (cut off mid-write?); results cover the packets before it",
+                info.path
+            ));
+        }
+        if let Some(why) = &info.direct_io_refused {
+            self.warnings.push(format!(
+                "{}: read through the page cache, not with --direct-io: {why}",
                 info.path
             ));
         }

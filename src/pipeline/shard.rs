@@ -115,7 +115,7 @@ pub(super) fn run(
             read_out.push(read_tx);
         }
         let read_bytes = &read_bytes;
-        let inputs = Inputs::new(config);
+        let inputs = Inputs::new(config, readers.len());
         let reader = thread::Builder::new()
             .name("finscope-read".into())
             .spawn_scoped(scope, move || {
