@@ -16,6 +16,11 @@
 #   fins      examples/pcapfloor --fins FILE            (the same, plus FINs per 4-tuple:
 #             about the least work a tool that says who closed each connection can do)
 #   cat       cat FILE > /dev/null                      (reading the file)
+# and the same with direct I/O (past the page cache; Linux; a file system without it, such as
+# tmpfs, makes finscope warn and read through the cache, and pcapfloor --direct fail):
+#   direct       finscope analyze --format json --direct-io FILE > /dev/null
+#   floordirect  examples/pcapfloor --direct FILE       (records parsed in O_DIRECT blocks)
+#   finsdirect   examples/pcapfloor --fins --direct FILE
 # and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor, fins and
 # cat:
 #   tshark    tshark -r FILE -q -z conv,tcp
@@ -24,8 +29,9 @@
 # tcptrace are 30-100x slower and their memory grows with the capture (issue 6: tcptrace
 # 14.6 GB, tshark 7.5 GB on 1.8 GB).
 # Every command runs under `/usr/bin/time -f '%e %U %S %M'` (wall s, user s, sys s, max RSS
-# KB) and `timeout`. With THREADS="1 2", analyze and conns run once per thread count with
-# `--threads N` (and their outputs must be identical); without it, no `--threads` is passed.
+# KB) and `timeout`. With THREADS="1 2", analyze, conns and direct run once per thread count
+# with `--threads N` (and the analyze outputs must be identical, direct's to analyze's);
+# without it, no `--threads` is passed.
 #
 # Prints Markdown tables on standard output (also saved under $DATA): min / median / max wall
 # and CPU (user + sys) times, MB/s by wall time and per core by CPU time, cores used, packets
@@ -34,7 +40,8 @@
 #
 # Environment (defaults): DATA=/work/bench-data RUNS=3 SEED=42 MIX=default (or short)
 #   LINK=ethernet (gencap --link: sll, sll2, raw, null, mix) FILE= (an existing capture
-#   instead of SIZEs) THREADS= (e.g. "1 2") TOOLS="analyze conns floor fins cat"
+#   instead of SIZEs) THREADS= (e.g. "1 2") TOOLS="analyze conns direct floor fins
+#   floordirect finsdirect cat"
 #   SLOW_TOOLS="tshark tcptrace" SLOW_SIZE=200M SLOW_RUNS=2 (0 skips them; TSHARK_SIZE and
 #   TSHARK_RUNS are the old names) TIMEOUT=1800 (seconds, per command) FINSCOPE= (another
 #   finscope binary to measure instead of this checkout's release build)
@@ -50,7 +57,7 @@ MIX=${MIX:-default}
 LINK=${LINK:-ethernet}
 FILE=${FILE:-}
 THREADS=${THREADS:-}
-TOOLS=${TOOLS:-analyze conns floor fins cat}
+TOOLS=${TOOLS:-analyze conns direct floor fins floordirect finsdirect cat}
 SLOW_TOOLS=${SLOW_TOOLS:-tshark tcptrace}
 SLOW_SIZE=${SLOW_SIZE:-${TSHARK_SIZE:-200M}}
 SLOW_RUNS=${SLOW_RUNS:-${TSHARK_RUNS:-2}}
@@ -106,8 +113,8 @@ errors=$DATA/stderr-$stamp.log
 : > "$errors"
 failed=0
 
-# The finscope variants: "analyze" and "conns", or "analyze-tN" and "conns-tN" per thread count.
-variants() { # variants analyze|conns
+# The finscope variants: "analyze", "conns" and "direct", or "analyze-tN", ... per thread count.
+variants() { # variants analyze|conns|direct
     local n
     if [ -z "$THREADS" ]; then
         echo "$1"
@@ -145,10 +152,15 @@ prepare() {
     prepared[$file]=1
     cat "$file" > /dev/null # into the page cache before anything is timed
     printf '%s\t%s\n' "$file" "$("$FLOOR" "$file" | sed -n 's/^packets=//p')" >> "$packets"
-    for v in $(variants analyze); do
+    local checked
+    checked=$(variants analyze)
+    case " $TOOLS " in *" direct "*) checked="$checked $(variants direct)" ;; esac
+    for v in $checked; do
+        local io=()
+        case $v in direct*) io=(--direct-io) ;; esac
         # shellcheck disable=SC2046 # the flag is two words or none
-        timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress $(threads_flag "$v") \
-            "$file" > "$DATA/check-$v.json" 2>> "$errors"
+        timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress "${io[@]}" \
+            $(threads_flag "$v") "$file" > "$DATA/check-$v.json" 2>> "$errors"
         if [ -z "$first" ]; then
             first=$v
             cp "$DATA/check-$v.json" "$json"
@@ -200,6 +212,9 @@ measure() {
     # shellcheck disable=SC2086 # $flag is two words or none
     case $tool in
         analyze*) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
+        direct*)  "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress --direct-io $flag "$file" ;;
+        floordirect) "${timed[@]}" "$FLOOR" --direct "$file" ;;
+        finsdirect)  "${timed[@]}" "$FLOOR" --fins --direct "$file" ;;
         conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;
         floor)    "${timed[@]}" "$FLOOR" "$file" ;;
         fins)     "${timed[@]}" "$FLOOR" --fins "$file" ;;
@@ -222,7 +237,7 @@ measure() {
 round=()
 for tool in $TOOLS; do
     case $tool in
-        analyze | conns) mapfile -t -O "${#round[@]}" round < <(variants "$tool") ;;
+        analyze | conns | direct) mapfile -t -O "${#round[@]}" round < <(variants "$tool") ;;
         *) round+=("$tool") ;;
     esac
 done

@@ -22,6 +22,9 @@ NAMES = {
     "conns": "`finscope conns` (NDJSON)",
     "floor": "`pcapfloor` (pcap-parser, records only)",
     "fins": "`pcapfloor --fins` (records, FINs per 4-tuple)",
+    "direct": "`finscope analyze --format json --direct-io`",
+    "floordirect": "`pcapfloor --direct` (records, direct I/O)",
+    "finsdirect": "`pcapfloor --fins --direct` (FINs per 4-tuple, direct I/O)",
     "cat": "`cat` (reading the file)",
     "tshark": "`tshark -q -z conv,tcp`",
     "tcptrace": "`tcptrace -n -l`",
@@ -32,7 +35,10 @@ def tool_name(tool):
     base, _, threads = tool.partition("-t")
     name = NAMES.get(base, base)
     if threads:
-        name = name.replace("`finscope " + base, f"`finscope {base} --threads {threads}", 1)
+        command = "analyze" if base == "direct" else base
+        name = name.replace(
+            "`finscope " + command, f"`finscope {command} --threads {threads}", 1
+        )
     return name
 
 
@@ -106,19 +112,22 @@ def main():
     lines = []
     for path in dict.fromkeys(p for p, _ in order):
         tools = {t: medians[(p, t)] for p, t in order if p == path}
-        for ours in (t for t in tools if t.startswith("analyze") or t.startswith("conns")):
+        for ours in (t for t in tools if t.startswith(("analyze", "conns", "direct"))):
             mine = tools[ours]
             if mine <= 0:
                 continue
-            for other in ("floor", "fins", "cat"):
-                if other == "fins" and not ours.startswith("analyze"):
+            # Direct I/O against both floors: the page cache's and its own.
+            for other in ("floor", "floordirect", "fins", "finsdirect", "cat"):
+                if other.startswith("fins") and ours.startswith("conns"):
+                    continue
+                if other.endswith("direct") and not ours.startswith("direct"):
                     continue
                 if tools.get(other, 0) > 0:
                     lines.append(
                         f"| {os.path.basename(path)} | {tool_name(ours)} / {tool_name(other)} "
                         f"| {mine / tools[other]:.1f}x |"
                     )
-            if not ours.startswith("analyze"):
+            if ours.startswith("conns"):
                 continue
             for other in ("tshark", "tcptrace"):
                 if other in tools:
@@ -128,11 +137,12 @@ def main():
                     )
         # The least per-connection work against the floor and tshark: how much of the targets'
         # room it already takes.
-        if tools.get("fins", 0) > 0:
-            fins = tools["fins"]
-            for other in ("floor", "tshark"):
+        for fins, floor in (("fins", "floor"), ("finsdirect", "floordirect")):
+            if tools.get(fins, 0) <= 0:
+                continue
+            for other in (floor, "tshark"):
                 if tools.get(other, 0) > 0:
-                    first, second = ("fins", other) if other == "floor" else (other, "fins")
+                    first, second = (fins, other) if other == floor else (other, fins)
                     lines.append(
                         f"| {os.path.basename(path)} | {tool_name(first)} / {tool_name(second)} "
                         f"| {tools[first] / tools[second]:.1f}x |"
