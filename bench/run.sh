@@ -241,8 +241,13 @@ for tool in $TOOLS; do
         *) round+=("$tool") ;;
     esac
 done
-# A slow round: the slow tools next to the first analyze variant, the floor, fins and cat.
-slow_round=("$(variants analyze | head -n1)" floor fins cat "${slow[@]+"${slow[@]}"}")
+# A slow round: the slow tools next to the first analyze variant, the floor, fins and cat (and
+# the first direct variant and the direct floors, when TOOLS has direct).
+slow_round=("$(variants analyze | head -n1)" floor fins cat)
+case " $TOOLS " in
+    *" direct "*) slow_round+=("$(variants direct | head -n1)" floordirect finsdirect) ;;
+esac
+slow_round+=("${slow[@]+"${slow[@]}"}")
 
 if [ -n "$FILE" ]; then
     prepare "$FILE"
