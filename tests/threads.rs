@@ -145,10 +145,9 @@ fn a_failing_output_stops_every_thread() {
     assert!(err.to_string().contains("gone"), "{err}");
 }
 
-/// Read-ahead needs positioned reads: a named pipe (or a shell's `/dev/fd/N`) is read as a
-/// stream instead, with the same records as the file.
-#[test]
-fn read_ahead_reads_a_named_pipe_as_a_stream() {
+/// What `config` gives for the shipped capture `name` written into a named pipe, and what the
+/// same capture gives read as a file with the default settings.
+fn through_a_named_pipe(name: &str, config: &Config) -> ((Vec<String>, String), Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("capture.pcap");
     let made = std::process::Command::new("mkfifo")
@@ -156,21 +155,29 @@ fn read_ahead_reads_a_named_pipe_as_a_stream() {
         .status()
         .expect("mkfifo runs");
     assert!(made.success());
-    let source = capture("nginx-default-upstream.pcap");
+    let source = capture(name);
     let writer = {
         let fifo = fifo.clone();
         let bytes = std::fs::read(&source).unwrap();
         std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
     };
+    let piped = run(&[fifo.to_str().unwrap().to_string()], config);
+    writer.join().unwrap();
+    let (file, _) = run(&[source], &Config::default());
+    assert!(!file.is_empty());
+    (piped, file)
+}
+
+/// Read-ahead needs positioned reads: a named pipe (or a shell's `/dev/fd/N`) is read as a
+/// stream instead, with the same records as the file.
+#[test]
+fn read_ahead_reads_a_named_pipe_as_a_stream() {
     let config = Config {
         threads: 2,
         read_ahead: 2,
         ..Config::default()
     };
-    let (piped, _) = run(&[fifo.to_str().unwrap().to_string()], &config);
-    writer.join().unwrap();
-    let (file, _) = run(&[source], &Config::default());
-    assert!(!file.is_empty());
+    let ((piped, _), file) = through_a_named_pipe("nginx-default-upstream.pcap", &config);
     assert_eq!(piped, file);
 }
 
@@ -239,22 +246,8 @@ fn direct_io_says_when_it_is_not_used() {
         "{stats}"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("capture.pcap");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
-    let source = capture("nginx-default-upstream.pcap");
-    let writer = {
-        let fifo = fifo.clone();
-        let bytes = std::fs::read(&source).unwrap();
-        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
-    };
-    let (piped, stats) = run(&[fifo.to_str().unwrap().to_string()], &config);
-    writer.join().unwrap();
-    assert_eq!(piped, run(&[source], &Config::default()).0);
+    let ((piped, stats), file) = through_a_named_pipe("nginx-default-upstream.pcap", &config);
+    assert_eq!(piped, file);
     assert!(
         stats.contains("read through the page cache, not with --direct-io: not a regular file"),
         "{stats}"
