@@ -129,26 +129,20 @@ impl CaptureReader {
         headroom: usize,
         direct: bool,
     ) -> Result<Self, CaptureError> {
-        let mut reader = Self::read_ahead_inner(path, threads, block, headroom, direct)?;
-        if direct && reader.info.direct_io_refused.is_none() && !reader.direct {
-            reader.info.direct_io_refused = Some(if path == "-" {
-                "standard input is not a file".into()
-            } else {
-                "not a regular file".into()
-            });
+        // Read as by `open`; why direct I/O is not used, if it was asked for.
+        let plain = |reader: Result<Self, CaptureError>, why: &str| {
+            reader.map(|mut r| {
+                if direct {
+                    r.info.direct_io_refused = Some(why.to_string());
+                }
+                r
+            })
+        };
+        if path == "-" {
+            return plain(Self::open(path), "standard input is not a file");
         }
-        Ok(reader)
-    }
-
-    fn read_ahead_inner(
-        path: &str,
-        threads: usize,
-        block: usize,
-        headroom: usize,
-        direct: bool,
-    ) -> Result<Self, CaptureError> {
-        if path == "-" || threads == 0 {
-            return Self::open(path);
+        if threads == 0 {
+            return plain(Self::open(path), "the file is not read ahead");
         }
         let io_err = |source| CaptureError::Io {
             path: path.to_string(),
@@ -158,7 +152,7 @@ impl CaptureReader {
         // Positioned reads need a regular file: a named pipe or `/dev/fd/N` (a shell's process
         // substitution) is read as a stream.
         if !file.metadata().map_err(io_err)?.is_file() {
-            return Self::from_boxed(path, Box::new(file));
+            return plain(Self::from_boxed(path, Box::new(file)), "not a regular file");
         }
         // The blocks come from a second descriptor opened for direct I/O; the head is read
         // through the first, since direct I/O cannot read 28 bytes into any buffer.
