@@ -17,7 +17,8 @@
 #             about the least work a tool that says who closed each connection can do)
 #   cat       cat FILE > /dev/null                      (reading the file)
 # and the same with direct I/O (past the page cache; Linux; a file system without it, such as
-# tmpfs, makes finscope warn and read through the cache, and pcapfloor --direct fail):
+# tmpfs before Linux 6.6, makes finscope warn and read through the cache, and pcapfloor
+# --direct fail):
 #   direct       finscope analyze --format json --direct-io FILE > /dev/null
 #   floordirect  examples/pcapfloor --direct FILE       (records parsed in O_DIRECT blocks)
 #   finsdirect   examples/pcapfloor --fins --direct FILE

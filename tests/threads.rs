@@ -182,8 +182,8 @@ fn read_ahead_reads_a_named_pipe_as_a_stream() {
 }
 
 /// `--direct-io`: the blocks read with direct I/O give the same records, with one worker and
-/// with several. Where the file system refuses it (tmpfs), the file is read through the page
-/// cache, with a warning saying so.
+/// with several. Where the file system refuses it (tmpfs before Linux 6.6), the file is read
+/// through the page cache, with a warning saying so.
 #[test]
 fn direct_io_gives_the_same_records() {
     for name in shipped() {
