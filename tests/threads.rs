@@ -225,26 +225,28 @@ fn direct_io_gives_the_same_records() {
     }
 }
 
-/// Direct I/O reads one regular file: several inputs, or a named pipe, are read through the
-/// page cache, and the run says so.
+/// Direct I/O reads regular files, several of them one after the other (a rotated set); a
+/// named pipe is read through the page cache, and the run says so.
 #[test]
 fn direct_io_says_when_it_is_not_used() {
     let config = Config {
         direct_io: true,
         ..Config::default()
     };
-    let two = [
+    let three = [
         capture("nginx-default-upstream.pcap"),
         capture("tuple-reuse.pcap"),
+        capture("nginx-upstream-keepalive.pcap"),
     ];
-    let (records, stats) = run(&two, &config);
-    assert_eq!(records, run(&two, &Config::default()).0);
-    assert!(
-        stats.contains(
-            "--direct-io reads a single capture file; these 2 are read through the page cache"
-        ),
-        "{stats}"
-    );
+    for threads in [1, 2] {
+        let config = Config {
+            threads,
+            ..config.clone()
+        };
+        let (records, stats) = run(&three, &config);
+        assert_eq!(records, run(&three, &Config::default()).0);
+        assert!(!stats.contains("--direct-io"), "{stats}");
+    }
 
     let ((piped, stats), file) = through_a_named_pipe("nginx-default-upstream.pcap", &config);
     assert_eq!(piped, file);

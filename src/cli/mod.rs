@@ -109,14 +109,14 @@ struct Common {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Threads that read a capture file ahead in blocks for the reader thread (only with more
-    /// than one worker, and one input that is a regular file). Default: 0 on up to 2 CPUs,
+    /// than one worker, and inputs that are regular files). Default: 0 on up to 2 CPUs,
     /// where they would only compete with the workers; 1 on 3 to 7; 2 on 8 and more.
     #[arg(long, value_name = "N")]
     read_ahead: Option<usize>,
     /// Read a capture file with direct I/O (Linux `O_DIRECT`): from the disk, past the page
     /// cache, which it leaves to the host's services, and without the kernel's copy of every
     /// byte (less CPU). Slower than the page cache when the file is in it and the disk is
-    /// slow. One file that is a regular file; read ahead by at least one thread.
+    /// slow. Regular files only; read ahead by at least one thread.
     #[arg(long)]
     direct_io: bool,
     /// Client ephemeral port range, for port-pressure figures.

@@ -44,10 +44,11 @@ pub struct Config {
     /// batch of this many frames, counted over all inputs, whatever the thread count.
     pub batch_frames: u64,
     /// Threads that read the input ahead in blocks, for the reader thread of a run with several
-    /// workers (0: the reader reads it itself). Only a single input that is a regular file.
+    /// workers (0: the reader reads it itself). Inputs that are regular files, each while it is
+    /// read.
     pub read_ahead: usize,
-    /// Read a single capture file with direct I/O (see [`CaptureReader::open_read_ahead`]),
-    /// ahead by `read_ahead` threads, at least 1, whatever the number of workers.
+    /// Read capture files with direct I/O (see [`CaptureReader::open_read_ahead`]), ahead by
+    /// `read_ahead` threads, at least 1, whatever the number of workers.
     pub direct_io: bool,
 }
 
@@ -119,17 +120,22 @@ pub fn run(
     } else {
         0
     };
-    let readers = open_in_time_order(paths, ahead, config.direct_io)?;
+    let opening = Opening {
+        ahead,
+        direct: config.direct_io,
+    };
+    let readers = open_in_time_order(paths, opening)?;
     if config.threads > 1 {
-        return shard::run(readers, config, records, progress);
+        return shard::run(readers, opening, config, records, progress);
     }
     let mut back = Inline {
         tracker: Tracker::with_handler(config.tracker(), HttpStreams::default()),
         out: Forward::new(records),
         peak: 0,
     };
-    let mut inputs = Inputs::new(config, readers.len());
-    for mut reader in readers {
+    let mut inputs = Inputs::new(config);
+    for input in readers {
+        let mut reader = input.open(opening)?;
         let counts = inputs.read(&mut reader, &mut back, progress)?;
         if let Some(e) = back.out.error.take() {
             return Err(PipelineError::Output(e));
@@ -170,20 +176,38 @@ pub fn analyze(
     ))
 }
 
-/// Opens every input, learns its first timestamp, and returns the readers sorted by it.
-/// Files are reopened afterwards so that only one read buffer is alive at a time; standard
-/// input cannot be reopened, so its reader is kept. A single file is read ahead by `ahead`
-/// threads (several files are not: each would start its threads and blocks at once), with
-/// direct I/O if `direct`; several files are read through the page cache, each told so.
-fn open_in_time_order(
-    paths: &[String],
+/// How the run opens its input files: read ahead by `ahead` threads, with direct I/O if
+/// `direct` (see [`CaptureReader::open_read_ahead`]).
+#[derive(Clone, Copy)]
+struct Opening {
     ahead: usize,
     direct: bool,
-) -> Result<Vec<CaptureReader>, CaptureError> {
+}
+
+/// One input, in the order the run reads them: a reader already open, or a file opened when
+/// its turn comes, so that only one input's buffers and read-ahead threads are alive at a time.
+enum Input {
+    Open(Box<CaptureReader>),
+    Later(String),
+}
+
+impl Input {
+    fn open(self, how: Opening) -> Result<CaptureReader, CaptureError> {
+        match self {
+            Input::Open(reader) => Ok(*reader),
+            Input::Later(path) => CaptureReader::open_read_ahead(&path, how.ahead, how.direct),
+        }
+    }
+}
+
+/// Opens every input, learns its first timestamp, and returns the inputs sorted by it. Files
+/// are opened again when their turn comes, as `how` says; standard input cannot be reopened,
+/// so its reader is kept. A single input is opened at once.
+fn open_in_time_order(paths: &[String], how: Opening) -> Result<Vec<Input>, CaptureError> {
     if paths.len() == 1 {
-        return Ok(vec![CaptureReader::open_read_ahead(
-            &paths[0], ahead, direct,
-        )?]);
+        return Ok(vec![Input::Open(Box::new(CaptureReader::open_read_ahead(
+            &paths[0], how.ahead, how.direct,
+        )?))]);
     }
     let mut order = Vec::with_capacity(paths.len());
     for (i, p) in paths.iter().enumerate() {
@@ -196,8 +220,8 @@ fn open_in_time_order(
     order
         .into_iter()
         .map(|(_, i, kept)| match kept {
-            Some(r) => Ok(r),
-            None => CaptureReader::open(&paths[i]),
+            Some(r) => Ok(Input::Open(Box::new(r))),
+            None => Ok(Input::Later(paths[i].clone())),
         })
         .collect()
 }
@@ -281,14 +305,7 @@ struct Inputs {
 }
 
 impl Inputs {
-    /// Bookkeeping for `count` inputs.
-    fn new(config: &Config, count: usize) -> Self {
-        let mut warnings = Vec::new();
-        if config.direct_io && count > 1 {
-            warnings.push(format!(
-                "--direct-io reads a single capture file; these {count} are read through the page cache"
-            ));
-        }
+    fn new(config: &Config) -> Self {
         Inputs {
             batch_frames: config.batch_frames.max(1),
             frames_before: 0,
@@ -296,7 +313,7 @@ impl Inputs {
             now: None,
             prev_last: None,
             captures: Vec::new(),
-            warnings,
+            warnings: Vec::new(),
         }
     }
 

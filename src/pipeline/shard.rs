@@ -19,14 +19,13 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
 
 use crate::analysis::FastMap;
-use crate::capture::CaptureReader;
 use crate::decode::{Segment, TcpFlags};
 use crate::http::{HttpConn, HttpStreams, HttpSummary};
 use crate::net::Endpoint;
 use crate::tcp::{ConnRecord, RecordSink, Tracker, TrackerConfig, TrackerStats};
 use crate::time::Timestamp;
 
-use super::{Back, Config, Inputs, PipelineError, RecordFn, RunStats};
+use super::{Back, Config, Input, Inputs, Opening, PipelineError, RecordFn, RunStats};
 
 /// Batches in flight per worker, each way: bounds memory, keeps every thread busy.
 const QUEUE: usize = 4;
@@ -84,7 +83,8 @@ struct Reply {
 }
 
 pub(super) fn run(
-    readers: Vec<CaptureReader>,
+    readers: Vec<Input>,
+    opening: Opening,
     config: &Config,
     records: &mut RecordFn<'_>,
     progress: &mut dyn FnMut(u64),
@@ -115,11 +115,11 @@ pub(super) fn run(
             read_out.push(read_tx);
         }
         let read_bytes = &read_bytes;
-        let inputs = Inputs::new(config, readers.len());
+        let inputs = Inputs::new(config);
         let reader = thread::Builder::new()
             .name("finscope-read".into())
             .spawn_scoped(scope, move || {
-                read(readers, inputs, to_workers, emptied, read_bytes)
+                read(readers, opening, inputs, to_workers, emptied, read_bytes)
             })
             .map_err(PipelineError::Thread)?;
         let merged = merge(&from_workers, &read_out, records, &mut || {
@@ -136,7 +136,8 @@ pub(super) fn run(
 /// The reader thread: reads every input, deals segments to the workers, and tells them to
 /// finish when all are read.
 fn read(
-    readers: Vec<CaptureReader>,
+    readers: Vec<Input>,
+    opening: Opening,
     mut inputs: Inputs,
     workers: Vec<SyncSender<Work>>,
     emptied: Vec<Receiver<Batch>>,
@@ -148,7 +149,8 @@ fn read(
         emptied,
         gone: false,
     };
-    for mut reader in readers {
+    for input in readers {
+        let mut reader = input.open(opening)?;
         let counts = inputs.read(&mut reader, &mut deal, &mut |b| {
             read_bytes.store(b, Ordering::Relaxed)
         })?;
