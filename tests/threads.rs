@@ -245,7 +245,18 @@ fn direct_io_says_when_it_is_not_used() {
         };
         let (records, stats) = run(&three, &config);
         assert_eq!(records, run(&three, &Config::default()).0);
-        assert!(!stats.contains("--direct-io"), "{stats}");
+        // Each file read with direct I/O, or the file system said why not.
+        let read = pipeline::run(&three, &config, &mut |_, _| Ok(()), &mut |_| {}).unwrap();
+        assert_eq!(read.captures.len(), 3);
+        for c in &read.captures {
+            assert!(
+                c.info.direct_io != c.info.direct_io_refused.is_some(),
+                "{stats}"
+            );
+        }
+        if read.captures.iter().all(|c| c.info.direct_io) {
+            assert!(!stats.contains("--direct-io"), "{stats}");
+        }
     }
 
     let ((piped, stats), file) = through_a_named_pipe("nginx-default-upstream.pcap", &config);

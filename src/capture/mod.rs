@@ -65,6 +65,8 @@ pub struct CaptureInfo {
     /// Packet records that could not be delivered: a pcapng packet naming an interface its
     /// section did not describe.
     pub bad_records: u64,
+    /// The file was read with direct I/O.
+    pub direct_io: bool,
     /// Direct I/O was asked for and not used, and why (the file system refused it, or the
     /// input is not a regular file).
     pub direct_io_refused: Option<String>,

@@ -26,8 +26,6 @@ pub struct CaptureReader {
     source: Source,
     input: Arc<InputState>,
     done: bool,
-    /// The file is read with direct I/O.
-    direct: bool,
 }
 
 enum Source {
@@ -184,7 +182,7 @@ impl CaptureReader {
                 ReadAhead::with_block(file, threads, 0, block, headroom, align).map_err(io_err)?;
             Self::from_boxed(path, Box::new(raw))?
         };
-        reader.direct = direct;
+        reader.info.direct_io = direct;
         reader.info.direct_io_refused = refused;
         Ok(reader)
     }
@@ -258,7 +256,6 @@ impl CaptureReader {
             source,
             input: opened.state,
             done: false,
-            direct: false,
         }
     }
 
@@ -283,11 +280,6 @@ impl CaptureReader {
 
     pub fn info(&self) -> &CaptureInfo {
         &self.info
-    }
-
-    /// The file is read with direct I/O ([`open_read_ahead`](Self::open_read_ahead)).
-    pub fn direct_io(&self) -> bool {
-        self.direct
     }
 
     /// The timestamp of the first packet, without consuming it: a later [`run`](Self::run)

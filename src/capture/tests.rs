@@ -696,7 +696,7 @@ fn records_cut_from_read_ahead_blocks_are_whole() {
                     CaptureReader::read_ahead_with(path, threads, block, headroom, direct).unwrap();
                 // Direct I/O is used, or the file system refused it and said why.
                 assert_eq!(
-                    r.direct_io() || r.info().direct_io_refused.is_some(),
+                    r.info().direct_io || r.info().direct_io_refused.is_some(),
                     direct
                 );
                 assert_eq!(r.first_timestamp().unwrap(), plain.info().first_ts);
