@@ -303,7 +303,7 @@ fn compare_map_and_bad_map() {
 }
 
 /// `--direct-io` changes how the file is read, not what is found; on standard input it cannot
-/// apply, and the warning says so.
+/// apply, alone or among files, and the warning says so.
 #[test]
 fn direct_io_same_report_and_a_warning_on_standard_input() {
     let path = capture("nginx-default-upstream.pcap");
@@ -323,17 +323,22 @@ fn direct_io_same_report_and_a_warning_on_standard_input() {
     };
     assert_eq!(strip(&direct.stdout), strip(&plain.stdout));
 
-    let piped = finscope()
-        .args(["analyze", "--format", "json", "--direct-io", "-"])
-        .write_stdin(std::fs::read(&path).unwrap())
-        .output()
-        .unwrap();
-    assert!(piped.status.success());
-    let err = String::from_utf8(piped.stderr).unwrap();
-    assert!(
-        err.contains(
-            "-: read through the page cache, not with --direct-io: standard input is not a file"
-        ),
-        "{err}"
-    );
+    // Alone, or with a file (a set read as one stream).
+    let other = capture("tuple-reuse.pcap");
+    for args in [vec!["-"], vec![other.as_str(), "-"]] {
+        let piped = finscope()
+            .args(["analyze", "--format", "json", "--direct-io"])
+            .args(&args)
+            .write_stdin(std::fs::read(&path).unwrap())
+            .output()
+            .unwrap();
+        assert!(piped.status.success());
+        let err = String::from_utf8(piped.stderr).unwrap();
+        assert!(
+            err.contains(
+                "-: read through the page cache, not with --direct-io: standard input is not a file"
+            ),
+            "{args:?}: {err}"
+        );
+    }
 }

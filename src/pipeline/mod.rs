@@ -211,7 +211,13 @@ fn open_in_time_order(paths: &[String], how: Opening) -> Result<Vec<Input>, Capt
     }
     let mut order = Vec::with_capacity(paths.len());
     for (i, p) in paths.iter().enumerate() {
-        let mut r = CaptureReader::open(p)?;
+        // Standard input is kept, opened as the run opens files, so that it says it is not read
+        // with direct I/O; files are opened again when their turn comes.
+        let mut r = if p == "-" {
+            CaptureReader::open_read_ahead(p, how.ahead, how.direct)?
+        } else {
+            CaptureReader::open(p)?
+        };
         let first = r.first_timestamp()?;
         let keep = (p == "-").then_some(r);
         order.push((first.unwrap_or(Timestamp(i64::MAX)), i, keep));
