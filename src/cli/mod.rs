@@ -105,7 +105,8 @@ struct Common {
     #[arg(long, default_value_t = crate::tcp::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
     max_connections: usize,
     /// Worker threads that track connections (a reader thread is added when more than 1).
-    /// The output is the same for every value. Default: the number of CPUs, at most 16.
+    /// The output is the same for every value. Default: the number of CPUs, at most 16 (1 with
+    /// --direct-io on 2 CPUs or fewer).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Threads that read a capture file ahead in blocks for the reader thread (only with more
@@ -280,9 +281,14 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// One worker per CPU, up to 16.
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+/// One worker per CPU, up to 16; with direct I/O on 2 CPUs or fewer, one, since the thread
+/// that reads ahead needs a CPU too: there, one worker with direct I/O took as long as two
+/// without, and two with it longer (docs/performance.md, "What the eighth session measured").
+fn default_threads(direct_io: bool) -> usize {
+    match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+        0..=2 if direct_io => 1,
+        n => n.min(16),
+    }
 }
 
 /// Read-ahead threads by CPU count: the reader thread limits a run with several workers once
@@ -303,7 +309,10 @@ fn config(common: &Common) -> anyhow::Result<Config> {
         linger: Duration((common.linger * 1e9) as i64),
         time_wait: time_wait_config(common)?,
         max_connections: common.max_connections.max(1),
-        threads: common.threads.unwrap_or_else(default_threads).max(1),
+        threads: common
+            .threads
+            .unwrap_or_else(|| default_threads(common.direct_io))
+            .max(1),
         read_ahead: common.read_ahead.unwrap_or_else(default_read_ahead),
         direct_io: common.direct_io,
         ..Config::default()
