@@ -137,7 +137,10 @@ impl CaptureReader {
             })
         };
         if path == "-" {
-            return plain(Self::open(path), "standard input is not a file");
+            return plain(
+                Self::open(path),
+                "standard input is not a file (give the capture's path instead)",
+            );
         }
         if threads == 0 {
             return plain(Self::open(path), "the file is not read ahead");
@@ -361,13 +364,17 @@ impl CaptureReader {
 #[cfg(target_os = "linux")]
 fn open_direct(path: &str) -> io::Result<File> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let refused =
+        |e: io::Error| io::Error::new(e.kind(), format!("the file system refused O_DIRECT ({e})"));
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECT)
-        .open(path)?;
+        .open(path)
+        .map_err(refused)?;
     let mut probe = vec![0; 2 * DIRECT_ALIGN];
     let at = ahead::aligned(&probe, 0, DIRECT_ALIGN);
-    file.read_at(&mut probe[at..at + DIRECT_ALIGN], 0)?;
+    file.read_at(&mut probe[at..at + DIRECT_ALIGN], 0)
+        .map_err(refused)?;
     Ok(file)
 }
 
@@ -375,7 +382,7 @@ fn open_direct(path: &str) -> io::Result<File> {
 fn open_direct(_path: &str) -> io::Result<File> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
-        "direct I/O is read with Linux's O_DIRECT only",
+        "direct I/O needs Linux's O_DIRECT",
     ))
 }
 
