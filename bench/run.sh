@@ -145,6 +145,17 @@ threads_flag() {
     esac
 }
 
+# io_flag VARIANT: "--direct-io" for the direct variants, nothing otherwise.
+io_flag() {
+    case $1 in
+        direct*) echo "--direct-io" ;;
+    esac
+}
+
+# TOOLS has the direct variants.
+has_direct=false
+case " $TOOLS " in *" direct "*) has_direct=true ;; esac
+
 # prepare FILE: page cache, packet count (from the floor), correctness checks; once per file.
 declare -A prepared=()
 prepare() {
@@ -155,12 +166,10 @@ prepare() {
     printf '%s\t%s\n' "$file" "$("$FLOOR" "$file" | sed -n 's/^packets=//p')" >> "$packets"
     local checked
     checked=$(variants analyze)
-    case " $TOOLS " in *" direct "*) checked="$checked $(variants direct)" ;; esac
+    if $has_direct; then checked="$checked $(variants direct)"; fi
     for v in $checked; do
-        local io=()
-        case $v in direct*) io=(--direct-io) ;; esac
-        # shellcheck disable=SC2046 # the flag is two words or none
-        timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress "${io[@]}" \
+        # shellcheck disable=SC2046 # the flags are words or none
+        timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress $(io_flag "$v") \
             $(threads_flag "$v") "$file" > "$DATA/check-$v.json" 2>> "$errors"
         if [ -z "$first" ]; then
             first=$v
@@ -208,12 +217,11 @@ measure() {
     fi
     tf=$(mktemp)
     local timed=(timeout "$TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$tf")
-    flag=$(threads_flag "$tool")
+    flag="$(io_flag "$tool") $(threads_flag "$tool")"
     echo "== $tool $file" >> "$errors"
-    # shellcheck disable=SC2086 # $flag is two words or none
+    # shellcheck disable=SC2086 # $flag is words or none
     case $tool in
-        analyze*) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
-        direct*)  "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress --direct-io $flag "$file" ;;
+        analyze* | direct*) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
         floordirect) "${timed[@]}" "$FLOOR" --direct "$file" ;;
         finsdirect)  "${timed[@]}" "$FLOOR" --fins --direct "$file" ;;
         conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;
@@ -245,9 +253,7 @@ done
 # A slow round: the slow tools next to the first analyze variant, the floor, fins and cat (and
 # the first direct variant and the direct floors, when TOOLS has direct).
 slow_round=("$(variants analyze | head -n1)" floor fins cat)
-case " $TOOLS " in
-    *" direct "*) slow_round+=("$(variants direct | head -n1)" floordirect finsdirect) ;;
-esac
+if $has_direct; then slow_round+=("$(variants direct | head -n1)" floordirect finsdirect); fi
 slow_round+=("${slow[@]+"${slow[@]}"}")
 
 if [ -n "$FILE" ]; then

@@ -303,7 +303,7 @@ const DIRECT_ALIGN: usize = 4096;
 #[cfg(target_os = "linux")]
 fn count_direct(path: &str, packets: &mut impl Packets) -> Result<Counts, String> {
     use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
-    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECT)
@@ -324,22 +324,10 @@ fn count_direct(path: &str, packets: &mut impl Packets) -> Result<Counts, String
             ));
         }
         buf.copy_within(start..end, base - tail);
-        let mut n = 0;
-        while n < BUFFER_CAPACITY {
-            match file.read_at(
-                &mut buf[base + n..base + BUFFER_CAPACITY],
-                offset + n as u64,
-            ) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("read error ({e})")),
-            }
-            // Direct I/O reads whole aligned blocks until the file's end.
-            if n % DIRECT_ALIGN != 0 {
-                break;
-            }
-        }
+        // Whole aligned blocks, in order: reads with direct I/O come short only at the end.
+        let n = FullRead(&file)
+            .read(&mut buf[base..base + BUFFER_CAPACITY])
+            .map_err(|e| format!("read error ({e})"))?;
         offset += n as u64;
         (start, end) = (base - tail, base + n);
         let be = match big_endian {

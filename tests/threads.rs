@@ -6,12 +6,18 @@
 mod common;
 
 use common::capture;
-use finscope::pipeline::{self, Config};
+use finscope::pipeline::{self, Config, RunStats};
 use finscope::report::summary_json;
 use finscope::time::Duration;
 
 /// Every record as it came out of the pipeline, and the run's other figures.
 fn run(paths: &[String], config: &Config) -> (Vec<String>, String) {
+    let (out, stats) = run_stats(paths, config);
+    (out, format!("{:?} {:?}", stats.tracker, stats.warnings))
+}
+
+/// Every record as it came out of the pipeline, and what the run saw besides.
+fn run_stats(paths: &[String], config: &Config) -> (Vec<String>, RunStats) {
     let mut out = Vec::new();
     let stats = pipeline::run(
         paths,
@@ -23,7 +29,7 @@ fn run(paths: &[String], config: &Config) -> (Vec<String>, String) {
         &mut |_| {},
     )
     .expect("capture reads");
-    (out, format!("{:?} {:?}", stats.tracker, stats.warnings))
+    (out, stats)
 }
 
 fn shipped() -> Vec<String> {
@@ -195,20 +201,11 @@ fn direct_io_gives_the_same_records() {
                 ..Config::default()
             };
             let (plain, plain_stats) = run(&paths, &config);
-            let mut out = Vec::new();
-            let stats = pipeline::run(
-                &paths,
-                &Config {
-                    direct_io: true,
-                    ..config.clone()
-                },
-                &mut |r, h| {
-                    out.push(format!("{r:?} {h:?}"));
-                    Ok(())
-                },
-                &mut |_| {},
-            )
-            .expect("capture reads");
+            let direct = Config {
+                direct_io: true,
+                ..config.clone()
+            };
+            let (out, stats) = run_stats(&paths, &direct);
             assert_eq!(out, plain, "{name}, {threads} threads");
             let refused = stats
                 .warnings
@@ -243,10 +240,10 @@ fn direct_io_says_when_it_is_not_used() {
             threads,
             ..config.clone()
         };
-        let (records, stats) = run(&three, &config);
+        let (records, read) = run_stats(&three, &config);
         assert_eq!(records, run(&three, &Config::default()).0);
+        let stats = format!("{:?}", read.warnings);
         // Each file read with direct I/O, or the file system said why not.
-        let read = pipeline::run(&three, &config, &mut |_, _| Ok(()), &mut |_| {}).unwrap();
         assert_eq!(read.captures.len(), 3);
         for c in &read.captures {
             assert!(

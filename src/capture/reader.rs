@@ -155,19 +155,19 @@ impl CaptureReader {
         if !file.metadata().map_err(io_err)?.is_file() {
             return plain(Self::from_boxed(path, Box::new(file)), "not a regular file");
         }
-        // The blocks come from a second descriptor opened for direct I/O; the head is read
-        // through the first, since direct I/O cannot read 28 bytes into any buffer.
-        let (blocks_file, align, refused) = match direct.then(|| open_direct(path)) {
-            None => (None, 1, None),
-            Some(Ok(f)) => (Some(f), DIRECT_ALIGN, None),
-            Some(Err(e)) => (None, 1, Some(e.to_string())),
-        };
         // Legacy pcap is cut into records straight from the blocks; gzip and pcapng are read
         // through them.
         let mut head = [0; input::SNIFF_LEN];
         let n = read_at_full(&file, &mut head, 0).map_err(io_err)?;
-        let direct = blocks_file.is_some();
-        let file = blocks_file.unwrap_or(file);
+        // The blocks come from a second descriptor opened for direct I/O; the head was read
+        // through the first, since direct I/O cannot read 28 bytes into any buffer.
+        let (file, refused) = match direct.then(|| open_direct(path)) {
+            None => (file, None),
+            Some(Ok(direct_file)) => (direct_file, None),
+            Some(Err(e)) => (file, Some(e.to_string())),
+        };
+        let direct = direct && refused.is_none();
+        let align = if direct { DIRECT_ALIGN } else { 1 };
         let mut reader = if let Ok(
             format @ Format::Pcap {
                 nanosecond,

@@ -113,17 +113,7 @@ pub fn run(
     records: &mut RecordFn<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunStats, PipelineError> {
-    let ahead = if config.direct_io {
-        config.read_ahead.max(1)
-    } else if config.threads > 1 {
-        config.read_ahead
-    } else {
-        0
-    };
-    let opening = Opening {
-        ahead,
-        direct: config.direct_io,
-    };
+    let opening = Opening::of(config);
     let readers = open_in_time_order(paths, opening)?;
     if config.threads > 1 {
         return shard::run(readers, opening, config, records, progress);
@@ -184,6 +174,24 @@ struct Opening {
     direct: bool,
 }
 
+impl Opening {
+    /// Read-ahead serves the reader thread of several workers, and direct I/O, which needs a
+    /// thread to wait on the disk, whatever the number of workers.
+    fn of(config: &Config) -> Self {
+        let ahead = if config.direct_io {
+            config.read_ahead.max(1)
+        } else if config.threads > 1 {
+            config.read_ahead
+        } else {
+            0
+        };
+        Opening {
+            ahead,
+            direct: config.direct_io,
+        }
+    }
+}
+
 /// One input, in the order the run reads them: a reader already open, or a file opened when
 /// its turn comes, so that only one input's buffers and read-ahead threads are alive at a time.
 enum Input {
@@ -211,15 +219,14 @@ fn open_in_time_order(paths: &[String], how: Opening) -> Result<Vec<Input>, Capt
     }
     let mut order = Vec::with_capacity(paths.len());
     for (i, p) in paths.iter().enumerate() {
-        // Standard input is kept, opened as the run opens files, so that it says it is not read
-        // with direct I/O; files are opened again when their turn comes.
-        let mut r = if p == "-" {
-            CaptureReader::open_read_ahead(p, how.ahead, how.direct)?
+        // Standard input is kept, opened as the run opens files (so that it says it is not
+        // read with direct I/O); files are opened again when their turn comes.
+        let (first, keep) = if p == "-" {
+            let mut r = CaptureReader::open_read_ahead(p, how.ahead, how.direct)?;
+            (r.first_timestamp()?, Some(r))
         } else {
-            CaptureReader::open(p)?
+            (CaptureReader::open(p)?.first_timestamp()?, None)
         };
-        let first = r.first_timestamp()?;
-        let keep = (p == "-").then_some(r);
         order.push((first.unwrap_or(Timestamp(i64::MAX)), i, keep));
     }
     order.sort_by_key(|(ts, i, _)| (*ts, *i));
