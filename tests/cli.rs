@@ -323,6 +323,25 @@ fn direct_io_same_report_and_a_warning_on_standard_input() {
         v
     };
     assert_eq!(strip(&direct.stdout), strip(&plain.stdout));
+    // `auto` (the default) and `off` spelled out: the same report, and no word of direct I/O.
+    for when in ["--direct-io=auto", "--direct-io=off", "--direct-io=on"] {
+        let out = finscope()
+            .args(["analyze", "--format", "json", when, &path])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{when}");
+        assert_eq!(strip(&out.stdout), strip(&plain.stdout), "{when}");
+    }
+    let out = finscope()
+        .args(["analyze", "--direct-io=sometimes", &path])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("invalid value 'sometimes' for '--direct-io"),
+        "{err}"
+    );
 
     // Alone, or with a file (a set read as one stream).
     let other = capture("tuple-reuse.pcap");

@@ -6,7 +6,7 @@
 mod common;
 
 use common::capture;
-use finscope::pipeline::{self, Config, RunStats};
+use finscope::pipeline::{self, Config, DirectIo, RunStats};
 use finscope::report::summary_json;
 use finscope::time::Duration;
 
@@ -202,7 +202,7 @@ fn direct_io_gives_the_same_records() {
             };
             let (plain, plain_stats) = run(&paths, &config);
             let direct = Config {
-                direct_io: true,
+                direct_io: DirectIo::On,
                 ..config.clone()
             };
             let (out, stats) = run_stats(&paths, &direct);
@@ -227,7 +227,7 @@ fn direct_io_gives_the_same_records() {
 #[test]
 fn direct_io_says_when_it_is_not_used() {
     let config = Config {
-        direct_io: true,
+        direct_io: DirectIo::On,
         ..Config::default()
     };
     let three = [
@@ -262,4 +262,12 @@ fn direct_io_says_when_it_is_not_used() {
         stats.contains("read through the page cache, not with --direct-io: not a regular file"),
         "{stats}"
     );
+    // Chosen by `auto` rather than asked for: the pipe is read all the same, without a word.
+    let chosen = Config {
+        direct_io: DirectIo::Chosen,
+        ..config
+    };
+    let ((piped, stats), file) = through_a_named_pipe("nginx-default-upstream.pcap", &chosen);
+    assert_eq!(piped, file);
+    assert!(!stats.contains("--direct-io"), "{stats}");
 }

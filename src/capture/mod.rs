@@ -82,6 +82,7 @@ pub trait FrameSink {
 }
 
 mod ahead;
+pub mod cache;
 mod error;
 mod input;
 mod legacy;

@@ -362,7 +362,7 @@ impl CaptureReader {
 /// `path` opened for direct I/O, after one aligned read has shown that its file system takes
 /// it (some accept the flag and refuse the reads).
 #[cfg(target_os = "linux")]
-fn open_direct(path: &str) -> io::Result<File> {
+pub(super) fn open_direct(path: &str) -> io::Result<File> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     let refused =
         |e: io::Error| io::Error::new(e.kind(), format!("the file system refused O_DIRECT ({e})"));
@@ -379,7 +379,7 @@ fn open_direct(path: &str) -> io::Result<File> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn open_direct(_path: &str) -> io::Result<File> {
+pub(super) fn open_direct(_path: &str) -> io::Result<File> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "direct I/O needs Linux's O_DIRECT",

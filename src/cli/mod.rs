@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::pipeline::{self, Config, PipelineError};
+use crate::pipeline::{self, Config, DirectIo, PipelineError};
 use crate::report;
 use crate::time::Duration;
 
@@ -105,8 +105,8 @@ struct Common {
     #[arg(long, default_value_t = crate::tcp::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
     max_connections: usize,
     /// Worker threads that track connections (a reader thread is added when more than 1).
-    /// The output is the same for every value. Default: the number of CPUs, at most 16 (1 with
-    /// --direct-io on 2 CPUs or fewer).
+    /// The output is the same for every value. Default: the number of CPUs, at most 16 (1 when
+    /// the files are read with direct I/O on 2 CPUs or fewer).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Threads that read a capture file ahead in blocks for the reader thread (only with more
@@ -114,15 +114,36 @@ struct Common {
     /// where they would only compete with the workers; 1 on 3 to 7; 2 on 8 and more.
     #[arg(long, value_name = "N")]
     read_ahead: Option<usize>,
-    /// Read a capture file with direct I/O (Linux `O_DIRECT`): from the disk, past the page
+    /// Read capture files with direct I/O (Linux `O_DIRECT`): from the disk, past the page
     /// cache, which it leaves to the host's services, and without the kernel's copy of every
-    /// byte (less CPU). Slower than the page cache when the file is in it and the disk is
-    /// slow. Regular files only; read ahead by at least one thread.
-    #[arg(long)]
-    direct_io: bool,
+    /// byte (less CPU). Slower than the page cache when the file is in it and the disk is slow.
+    /// Regular files only; read ahead by at least one thread. `auto` (the default): when most
+    /// of the inputs' bytes (64 MiB or more) are not in the page cache. `--direct-io` alone
+    /// means `on`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = DirectIoWhen::Auto,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "on"
+    )]
+    direct_io: DirectIoWhen,
     /// Client ephemeral port range, for port-pressure figures.
     #[arg(long, default_value = "32768-60999", value_name = "LOW-HIGH")]
     port_range: String,
+}
+
+/// When to read with direct I/O.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DirectIoWhen {
+    /// When the inputs are mostly out of the page cache.
+    Auto,
+    /// Always (files that cannot be read so get a warning).
+    On,
+    /// Never: through the page cache.
+    Off,
 }
 
 /// `90s`, `2m`, `1500ms` or a bare number of seconds.
@@ -301,20 +322,29 @@ fn default_read_ahead() -> usize {
     }
 }
 
-fn config(common: &Common) -> anyhow::Result<Config> {
+/// The run's settings; `inputs` are every capture it reads, for choosing direct I/O.
+fn config<'a>(
+    common: &Common,
+    inputs: impl IntoIterator<Item = &'a String>,
+) -> anyhow::Result<Config> {
     if !(common.linger.is_finite() && common.linger >= 0.0) {
         anyhow::bail!("--linger must be a number of seconds >= 0");
     }
+    let direct_io = match common.direct_io {
+        DirectIoWhen::Auto => DirectIo::auto(inputs),
+        DirectIoWhen::On => DirectIo::On,
+        DirectIoWhen::Off => DirectIo::Off,
+    };
     Ok(Config {
         linger: Duration((common.linger * 1e9) as i64),
         time_wait: time_wait_config(common)?,
         max_connections: common.max_connections.max(1),
         threads: common
             .threads
-            .unwrap_or_else(|| default_threads(common.direct_io))
+            .unwrap_or_else(|| default_threads(direct_io.used()))
             .max(1),
         read_ahead: common.read_ahead.unwrap_or_else(default_read_ahead),
-        direct_io: common.direct_io,
+        direct_io,
         ..Config::default()
     })
 }
@@ -327,7 +357,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out: out_args,
             common,
         } => {
-            let cfg = config(&common)?;
+            let cfg = config(&common, &captures)?;
             let bar = progress_bar(&captures, common.no_progress);
             let summary = pipeline::analyze(&captures, &cfg, &mut |n| bar.set_position(n));
             bar.finish_and_clear();
@@ -380,7 +410,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out: out_args,
             common,
         } => {
-            let cfg = config(&common)?;
+            let cfg = config(&common, before.iter().chain(&after))?;
             let renames = parse_renames(&map)?;
             if !(threshold.is_finite() && threshold >= 0.0) {
                 anyhow::bail!("--threshold must be a percentage >= 0");
@@ -455,7 +485,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             common,
         } => {
-            let cfg = config(&common)?;
+            let cfg = config(&common, &captures)?;
             let bar = progress_bar(&captures, common.no_progress);
             let format = match format {
                 RecordFormat::Ndjson => report::RecordFormat::Ndjson,

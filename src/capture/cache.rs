@@ -1,0 +1,81 @@
+//! Whether a capture file is in the page cache, for choosing direct I/O when it is not: a file
+//! that has to come from the disk anyway is read faster, and with half the CPU, with direct I/O
+//! (docs/performance.md, "What the ninth session measured"), and then leaves the host's page
+//! cache alone.
+//!
+//! The probe reads one byte of each of [`PROBES`] pages spread over the file with `preadv2`'s
+//! `RWF_NOWAIT`, which returns the byte when its page is cached and fails with `EAGAIN` when it
+//! would have to wait for the disk. Linux starts reading ahead around a page it did not have,
+//! so a probe of a cold file brings a little of it into the cache (up to the device's read-ahead
+//! window per page probed, 128 KiB by default).
+
+/// Pages probed per file.
+pub const PROBES: u32 = 16;
+
+/// What the probe found for one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Residency {
+    /// The file's size.
+    pub bytes: u64,
+    /// Pages probed, and of them those the page cache held.
+    pub probed: u32,
+    pub cached: u32,
+    /// The file can be read with direct I/O (opened with `O_DIRECT`, and one aligned block
+    /// read).
+    pub direct_io: bool,
+}
+
+impl Residency {
+    /// The file's bytes estimated to be out of the page cache.
+    pub fn cold_bytes(&self) -> u64 {
+        if self.probed == 0 {
+            return 0;
+        }
+        let cold = u128::from(self.probed - self.cached);
+        (u128::from(self.bytes) * cold / u128::from(self.probed)) as u64
+    }
+}
+
+/// Probes `path`: `None` for anything but a regular file that can be read, or where the kernel
+/// cannot say (no `RWF_NOWAIT` for the file system, or not Linux).
+#[cfg(target_os = "linux")]
+pub fn residency(path: &str) -> Option<Residency> {
+    use rustix::io::{preadv2, Errno, ReadWriteFlags};
+    use std::io::IoSliceMut;
+
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let bytes = meta.len();
+    let pages = bytes.div_ceil(super::ahead::DIRECT_ALIGN as u64);
+    let probed = u32::try_from(pages.min(u64::from(PROBES))).ok()?;
+    let mut cached = 0;
+    for i in 0..u64::from(probed) {
+        // The middle of each of `probed` equal parts of the file, on a page boundary.
+        let page = (2 * i + 1) * pages / (2 * u64::from(probed));
+        let mut byte = [0u8; 1];
+        match preadv2(
+            &file,
+            &mut [IoSliceMut::new(&mut byte)],
+            page * super::ahead::DIRECT_ALIGN as u64,
+            ReadWriteFlags::NOWAIT,
+        ) {
+            Ok(_) => cached += 1,
+            Err(Errno::AGAIN) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(Residency {
+        bytes,
+        probed,
+        cached,
+        direct_io: super::reader::open_direct(path).is_ok(),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn residency(_path: &str) -> Option<Residency> {
+    None
+}
