@@ -10,8 +10,8 @@
 # An existing FILE is not checked (unless FILE.expected exists, as gencap writes it).
 #
 # Then, on each file, in rounds (one run of every tool per round, RUNS rounds):
-#   analyze   finscope analyze --format json FILE > /dev/null
-#   conns     finscope conns FILE > /dev/null           (NDJSON records)
+#   analyze   finscope analyze --format json --direct-io=off FILE > /dev/null
+#   conns     finscope conns --direct-io=off FILE > /dev/null   (NDJSON records)
 #   floor     examples/pcapfloor FILE                   (pcap-parser iterating records)
 #   fins      examples/pcapfloor --fins FILE            (the same, plus FINs per 4-tuple:
 #             about the least work a tool that says who closed each connection can do)
@@ -145,10 +145,12 @@ threads_flag() {
     esac
 }
 
-# io_flag VARIANT: "--direct-io" for the direct variants, nothing otherwise.
+# io_flag VARIANT: "--direct-io" for the direct variants, "--direct-io=off" for the others (the
+# default, auto, reads a file out of the page cache with direct I/O; these runs measure each way).
 io_flag() {
     case $1 in
         direct*) echo "--direct-io" ;;
+        *) echo "--direct-io=off" ;;
     esac
 }
 
