@@ -18,8 +18,8 @@ import statistics
 import sys
 
 NAMES = {
-    "analyze": "`finscope analyze --format json`",
-    "conns": "`finscope conns` (NDJSON)",
+    "analyze": "`finscope analyze --format json --direct-io=off`",
+    "conns": "`finscope conns --direct-io=off` (NDJSON)",
     "floor": "`pcapfloor` (pcap-parser, records only)",
     "fins": "`pcapfloor --fins` (records, FINs per 4-tuple)",
     "direct": "`finscope analyze --format json --direct-io`",
