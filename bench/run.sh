@@ -20,6 +20,9 @@
 # tmpfs before Linux 6.6, makes finscope warn and read through the cache, and pcapfloor
 # --direct fail):
 #   direct       finscope analyze --format json --direct-io FILE > /dev/null
+# and, if TOOLS names it (not by default), finscope as a user runs it:
+#   auto         finscope analyze --format json FILE > /dev/null   (default threads, and
+#                --direct-io=auto: direct I/O when the file is mostly out of the page cache)
 #   floordirect  examples/pcapfloor --direct FILE       (records parsed in O_DIRECT blocks)
 #   finsdirect   examples/pcapfloor --fins --direct FILE
 # and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor, fins and
@@ -49,6 +52,8 @@
 #   DOC= (a Markdown file, e.g. docs/performance.md: the tables and checks are written into it
 #   between `<!-- bench:KEY -->` and `<!-- /bench:KEY -->`, replacing the last run's; see
 #   bench/doc.py) DOC_KEY= (default: FILE's name without .pcap, or gen-SIZES-MIX)
+#   COLD= (1: drop the page cache before every timed run, as root, so that every tool reads
+#   the file from the disk: a capture that is not in the page cache)
 set -euo pipefail
 
 DATA=${DATA:-/work/bench-data}
@@ -58,13 +63,15 @@ MIX=${MIX:-default}
 LINK=${LINK:-ethernet}
 FILE=${FILE:-}
 THREADS=${THREADS:-}
-TOOLS=${TOOLS:-analyze conns direct floor fins floordirect finsdirect cat}
+DEFAULT_TOOLS="analyze conns direct floor fins floordirect finsdirect cat"
+TOOLS=${TOOLS:-$DEFAULT_TOOLS}
 SLOW_TOOLS=${SLOW_TOOLS:-tshark tcptrace}
 SLOW_SIZE=${SLOW_SIZE:-${TSHARK_SIZE:-200M}}
 SLOW_RUNS=${SLOW_RUNS:-${TSHARK_RUNS:-2}}
 TIMEOUT=${TIMEOUT:-1800}
 DOC=${DOC:-}
 DOC_KEY=${DOC_KEY:-}
+COLD=${COLD:-}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1G)
 
@@ -78,6 +85,10 @@ if [ -n "$FILE" ] && [ ! -r "$FILE" ]; then
     exit 2
 fi
 mkdir -p "$DATA"
+if [ -n "$COLD" ] && [ ! -w /proc/sys/vm/drop_caches ]; then
+    echo "bench: COLD=1 needs to write /proc/sys/vm/drop_caches (run as root)" >&2
+    exit 2
+fi
 
 slow=()
 if [ "$SLOW_RUNS" -gt 0 ]; then
@@ -145,11 +156,13 @@ threads_flag() {
     esac
 }
 
-# io_flag VARIANT: "--direct-io" for the direct variants, "--direct-io=off" for the others (the
-# default, auto, reads a file out of the page cache with direct I/O; these runs measure each way).
+# io_flag VARIANT: "--direct-io" for the direct variants, nothing for auto, "--direct-io=off" for
+# the others (the default, auto, reads a file out of the page cache with direct I/O; these runs
+# measure each way).
 io_flag() {
     case $1 in
         direct*) echo "--direct-io" ;;
+        auto) ;;
         *) echo "--direct-io=off" ;;
     esac
 }
@@ -169,6 +182,7 @@ prepare() {
     local checked
     checked=$(variants analyze)
     if $has_direct; then checked="$checked $(variants direct)"; fi
+    case " $TOOLS " in *" auto "*) checked="$checked auto" ;; esac
     for v in $checked; do
         # shellcheck disable=SC2046 # the flags are words or none
         timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress $(io_flag "$v") \
@@ -221,9 +235,13 @@ measure() {
     local timed=(timeout "$TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$tf")
     flag="$(io_flag "$tool") $(threads_flag "$tool")"
     echo "== $tool $file" >> "$errors"
+    if [ -n "$COLD" ]; then
+        sync
+        echo 3 > /proc/sys/vm/drop_caches
+    fi
     # shellcheck disable=SC2086 # $flag is words or none
     case $tool in
-        analyze* | direct*) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
+        analyze* | direct* | auto) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
         floordirect) "${timed[@]}" "$FLOOR" --direct "$file" ;;
         finsdirect)  "${timed[@]}" "$FLOOR" --fins --direct "$file" ;;
         conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;
@@ -299,6 +317,8 @@ if [ -n "$DOC" ]; then
     fi
     settings="RUNS=$RUNS SLOW_RUNS=$SLOW_RUNS"
     [ -z "$THREADS" ] || settings="THREADS=\"$THREADS\" $settings"
+    [ -z "$COLD" ] || settings="COLD=$COLD $settings"
+    [ "$TOOLS" = "$DEFAULT_TOOLS" ] || settings="TOOLS=\"$TOOLS\" $settings"
     if [ -n "$FILE" ]; then
         command="FILE=$FILE $settings bench/run.sh"
     else

@@ -23,6 +23,7 @@ NAMES = {
     "floor": "`pcapfloor` (pcap-parser, records only)",
     "fins": "`pcapfloor --fins` (records, FINs per 4-tuple)",
     "direct": "`finscope analyze --format json --direct-io`",
+    "auto": "`finscope analyze --format json` (defaults: threads, --direct-io=auto)",
     "floordirect": "`pcapfloor --direct` (records, direct I/O)",
     "finsdirect": "`pcapfloor --fins --direct` (FINs per 4-tuple, direct I/O)",
     "cat": "`cat` (reading the file)",
