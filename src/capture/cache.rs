@@ -5,9 +5,9 @@
 //!
 //! The probe reads one byte of each of [`PROBES`] pages spread over the file with `preadv2`'s
 //! `RWF_NOWAIT`, which returns the byte when its page is cached and fails with `EAGAIN` when it
-//! would have to wait for the disk. Linux starts reading ahead around a page it did not have,
-//! so a probe of a cold file brings a little of it into the cache (up to the device's read-ahead
-//! window per page probed, 128 KiB by default).
+//! would have to wait for the disk. Linux then reads the page it did not have (on our machine
+//! that page alone; at most the device's read-ahead window around it), so a probe of a cold
+//! file brings a few pages of it into the cache, and a second probe finds them there.
 
 /// Pages probed per file.
 pub const PROBES: u32 = 16;
