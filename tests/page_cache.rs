@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::Write;
 
-use finscope::capture::cache::{residency, PROBES};
+use finscope::capture::cache::{residency, LOCAL_DISK, PROBES};
 use finscope::pipeline::DirectIo;
 use rustix::fs::{fadvise, fstatfs, Advice};
 
@@ -41,7 +41,9 @@ fn the_probe_tells_a_cached_file_from_a_dropped_one() {
     // Written back by `sync_all`, so the kernel may drop its pages.
     fadvise(&file, 0, None, Advice::DontNeed).unwrap();
     let cold = residency(name).unwrap();
-    let in_memory = i64::from(fstatfs(&file).unwrap().f_type as u32) == TMPFS_MAGIC;
+    let fs_type = fstatfs(&file).unwrap().f_type as u32;
+    let in_memory = i64::from(fs_type) == TMPFS_MAGIC;
+    assert_eq!(cold.local_disk, LOCAL_DISK.contains(&fs_type));
     if in_memory {
         assert_eq!(cold.cached, PROBES, "tmpfs keeps the file in memory");
         assert_eq!(DirectIo::auto(&paths), DirectIo::Off);
@@ -56,7 +58,7 @@ fn the_probe_tells_a_cached_file_from_a_dropped_one() {
         // Out of the cache: direct I/O, where the file system takes it. (A probe that misses
         // has the kernel read the page, so the file is dropped again first.)
         fadvise(&file, 0, None, Advice::DontNeed).unwrap();
-        let want = if cold.direct_io {
+        let want = if cold.direct_io && cold.local_disk {
             DirectIo::Chosen
         } else {
             DirectIo::Off

@@ -23,7 +23,23 @@ pub struct Residency {
     /// The file can be read with direct I/O (opened with `O_DIRECT`, and one aligned block
     /// read).
     pub direct_io: bool,
+    /// The file is on a file system of a local disk ([`LOCAL_DISK`]), where direct I/O was
+    /// measured to pay; on a network file system it may read slower than the kernel's own
+    /// read-ahead.
+    pub local_disk: bool,
 }
+
+/// `statfs` types of the file systems of local disks: ext2/3/4, XFS, Btrfs, F2FS, ZFS,
+/// bcachefs, and overlayfs (a container's files, on one of those).
+pub const LOCAL_DISK: [u32; 7] = [
+    0xEF53,      // ext2, ext3, ext4
+    0x5846_5342, // XFS
+    0x9123_683E, // Btrfs
+    0xF2F5_2010, // F2FS
+    0x2FC1_2FC1, // ZFS
+    0xCA45_1A4E, // bcachefs
+    0x794C_7630, // overlayfs
+];
 
 impl Residency {
     /// The file's bytes estimated to be out of the page cache.
@@ -67,11 +83,13 @@ pub fn residency(path: &str) -> Option<Residency> {
             Err(_) => return None,
         }
     }
+    let fs_type = rustix::fs::fstatfs(&file).map_or(0, |st| st.f_type as u32);
     Some(Residency {
         bytes,
         probed,
         cached,
         direct_io: super::reader::open_direct(path).is_ok(),
+        local_disk: LOCAL_DISK.contains(&fs_type),
     })
 }
 

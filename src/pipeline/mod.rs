@@ -73,7 +73,8 @@ impl DirectIo {
     pub const AUTO_MIN_BYTES: u64 = 64 << 20;
 
     /// [`DirectIo::Chosen`] when most of the inputs' bytes are out of the page cache and can be
-    /// read with direct I/O, and there are at least [`DirectIo::AUTO_MIN_BYTES`] of them;
+    /// read with direct I/O from a local disk, and there are at least
+    /// [`DirectIo::AUTO_MIN_BYTES`] of them;
     /// otherwise [`DirectIo::Off`]. Standard input, pipes and files the kernel cannot probe
     /// count for nothing. A file that has to come from the disk anyway is read faster, and with
     /// about half the CPU, with direct I/O, which then also leaves the host's page cache alone.
@@ -85,7 +86,7 @@ impl DirectIo {
         let (mut bytes, mut cold) = (0u64, 0u64);
         for f in files {
             bytes += f.bytes;
-            if f.direct_io {
+            if f.direct_io && f.local_disk {
                 cold += f.cold_bytes();
             }
         }
@@ -524,6 +525,7 @@ mod tests {
             probed: 16,
             cached,
             direct_io,
+            local_disk: true,
         }
     }
 
@@ -554,6 +556,12 @@ mod tests {
             choose(&[file(300, 0, true), file(100, 0, false)]),
             DirectIo::Chosen
         );
+        // A network file system: read through the page cache, with the kernel's read-ahead.
+        let nfs = Residency {
+            local_disk: false,
+            ..file(1800, 0, true)
+        };
+        assert_eq!(choose(&[nfs]), DirectIo::Off);
         // A cached large file outweighs a cold small one.
         assert_eq!(
             choose(&[file(1000, 16, true), file(100, 0, true)]),
