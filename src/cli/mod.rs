@@ -118,8 +118,8 @@ struct Common {
     /// cache, which it leaves to the host's services, and without the kernel's copy of every
     /// byte (less CPU). Slower than the page cache when the file is in it and the disk is slow.
     /// Regular files only; read ahead by at least one thread. `auto` (the default): when most
-    /// of the inputs' bytes (64 MiB or more) are not in the page cache. `--direct-io` alone
-    /// means `on`.
+    /// of the inputs' bytes (64 MiB or more) are not in the page cache and are on a local
+    /// disk. `--direct-io` alone means `on`.
     #[arg(
         long,
         value_enum,
