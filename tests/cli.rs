@@ -362,3 +362,44 @@ fn direct_io_same_report_and_a_warning_on_standard_input() {
         );
     }
 }
+
+/// A named pipe (`tcpdump -w fifo` in another shell) is read once, as it streams, alone or
+/// among files: neither choosing whether to read with direct I/O nor putting the inputs in
+/// time order may open it a second time, which would take the writer's bytes or leave it
+/// with no reader (the run then waited for ever).
+#[test]
+fn a_named_pipe_is_opened_once_alone_or_among_files() {
+    let path = capture("nginx-default-upstream.pcap");
+    let other = capture("tuple-reuse.pcap");
+    let totals = |args: &[&str]| {
+        let out = finscope()
+            .args(["analyze", "--format", "json"])
+            .args(args)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["totals"].clone()
+    };
+    let other = other.as_str();
+    for (before, after) in [(None, None), (Some(other), None), (None, Some(other))] {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("capture.pcap");
+        let made = StdCommand::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let writer = {
+            let (fifo, bytes) = (fifo.clone(), std::fs::read(&path).unwrap());
+            std::thread::spawn(move || std::fs::write(fifo, bytes))
+        };
+        let fifo = fifo.to_str().unwrap();
+        let piped: Vec<&str> = before.into_iter().chain([fifo]).chain(after).collect();
+        let files: Vec<&str> = before
+            .into_iter()
+            .chain([path.as_str()])
+            .chain(after)
+            .collect();
+        assert_eq!(totals(&piped), totals(&files), "{piped:?}");
+        writer.join().unwrap().unwrap();
+    }
+}

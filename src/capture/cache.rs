@@ -59,6 +59,10 @@ pub fn residency(path: &str) -> Option<Residency> {
     use rustix::io::{preadv2, Errno, ReadWriteFlags};
     use std::io::IoSliceMut;
 
+    // Looked at before it is opened: opening a named pipe would take it from its writer.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let file = std::fs::File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() {

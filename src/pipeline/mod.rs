@@ -261,8 +261,8 @@ impl Input {
 }
 
 /// Opens every input, learns its first timestamp, and returns the inputs sorted by it. Files
-/// are opened again when their turn comes, as `how` says; standard input cannot be reopened,
-/// so its reader is kept. A single input is opened at once.
+/// are opened again when their turn comes, as `how` says; standard input and named pipes
+/// cannot be reopened, so their readers are kept. A single input is opened at once.
 fn open_in_time_order(paths: &[String], how: Opening) -> Result<Vec<Input>, CaptureError> {
     if paths.len() == 1 {
         return Ok(vec![Input::Open(Box::new(CaptureReader::open_read_ahead(
@@ -271,9 +271,11 @@ fn open_in_time_order(paths: &[String], how: Opening) -> Result<Vec<Input>, Capt
     }
     let mut order = Vec::with_capacity(paths.len());
     for (i, p) in paths.iter().enumerate() {
-        // Standard input is kept, opened as the run opens files (so that it says it is not
-        // read with direct I/O); files are opened again when their turn comes.
-        let (first, keep) = if p == "-" {
+        // Standard input and named pipes can be read only once: they are kept, opened as the
+        // run opens files (so that they say they are not read with direct I/O); regular files
+        // are opened again when their turn comes.
+        let stream = p == "-" || std::fs::metadata(p).is_ok_and(|m| !m.is_file());
+        let (first, keep) = if stream {
             let mut r = CaptureReader::open_read_ahead(p, how.ahead, how.direct)?;
             (r.first_timestamp()?, Some(r))
         } else {
