@@ -271,9 +271,11 @@ for tool in $TOOLS; do
     esac
 done
 # A slow round: the slow tools next to the first analyze variant, the floor, fins and cat (and
-# the first direct variant and the direct floors, when TOOLS has direct).
+# the first direct variant and the direct floors, when TOOLS has direct; auto, when it has
+# auto).
 slow_round=("$(variants analyze | head -n1)" floor fins cat)
 if $has_direct; then slow_round+=("$(variants direct | head -n1)" floordirect finsdirect); fi
+case " $TOOLS " in *" auto "*) slow_round+=(auto) ;; esac
 slow_round+=("${slow[@]+"${slow[@]}"}")
 
 if [ -n "$FILE" ]; then

@@ -113,15 +113,16 @@ def main():
     lines = []
     for path in dict.fromkeys(p for p, _ in order):
         tools = {t: medians[(p, t)] for p, t in order if p == path}
-        for ours in (t for t in tools if t.startswith(("analyze", "conns", "direct"))):
+        for ours in (t for t in tools if t.startswith(("analyze", "conns", "direct", "auto"))):
             mine = tools[ours]
             if mine <= 0:
                 continue
-            # Direct I/O against both floors: the page cache's and its own.
+            # Direct I/O (asked for, or as auto may choose) against both floors: the page
+            # cache's and its own.
             for other in ("floor", "floordirect", "fins", "finsdirect", "cat"):
                 if other.startswith("fins") and ours.startswith("conns"):
                     continue
-                if other.endswith("direct") and not ours.startswith("direct"):
+                if other.endswith("direct") and not ours.startswith(("direct", "auto")):
                     continue
                 if tools.get(other, 0) > 0:
                     lines.append(
