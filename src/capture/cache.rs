@@ -1,7 +1,7 @@
 //! Whether a capture file is in the page cache, for choosing direct I/O when it is not: a file
-//! that has to come from the disk anyway is read faster, and with half the CPU, with direct I/O
-//! (docs/performance.md, "What the ninth session measured"), and then leaves the host's page
-//! cache alone.
+//! that has to come from the disk anyway is read with less CPU, and no more time, with direct
+//! I/O (docs/performance.md, "What the ninth session measured"), which also leaves the host's
+//! page cache alone.
 //!
 //! The probe reads one byte of each of [`PROBES`] pages spread over the file with `preadv2`'s
 //! `RWF_NOWAIT`, which returns the byte when its page is cached and fails with `EAGAIN` when it

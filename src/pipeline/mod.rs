@@ -76,8 +76,8 @@ impl DirectIo {
     /// read with direct I/O from a local disk, and there are at least
     /// [`DirectIo::AUTO_MIN_BYTES`] of them; otherwise [`DirectIo::Off`]. Standard input, pipes
     /// and files the kernel cannot probe count for nothing. A file that has to come from the
-    /// disk anyway is read faster, and with about half the CPU, with direct I/O, which then
-    /// also leaves the host's page cache alone. Each file is probed once: a probe brings the
+    /// disk anyway is read with less CPU, and no more time, with direct I/O, which also leaves
+    /// the host's page cache alone. Each file is probed once: a probe brings the
     /// pages it misses into the page cache (see [`cache`]).
     pub fn auto<'a>(paths: impl IntoIterator<Item = &'a String>) -> DirectIo {
         DirectIo::choose(paths.into_iter().filter_map(|p| cache::residency(p)))
