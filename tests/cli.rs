@@ -5,9 +5,8 @@ use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
 
-fn capture(name: &str) -> String {
-    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{capture, NamedPipe};
 
 fn finscope() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin!("finscope"))
@@ -384,22 +383,18 @@ fn a_named_pipe_is_opened_once_alone_or_among_files() {
     };
     let other = other.as_str();
     for (before, after) in [(None, None), (Some(other), None), (None, Some(other))] {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("capture.pcap");
-        let made = StdCommand::new("mkfifo").arg(&fifo).status().unwrap();
-        assert!(made.success());
-        let writer = {
-            let (fifo, bytes) = (fifo.clone(), std::fs::read(&path).unwrap());
-            std::thread::spawn(move || std::fs::write(fifo, bytes))
-        };
-        let fifo = fifo.to_str().unwrap();
-        let piped: Vec<&str> = before.into_iter().chain([fifo]).chain(after).collect();
+        let pipe = NamedPipe::of("nginx-default-upstream.pcap");
+        let piped: Vec<&str> = before
+            .into_iter()
+            .chain([pipe.path()])
+            .chain(after)
+            .collect();
         let files: Vec<&str> = before
             .into_iter()
             .chain([path.as_str()])
             .chain(after)
             .collect();
         assert_eq!(totals(&piped), totals(&files), "{piped:?}");
-        writer.join().unwrap().unwrap();
+        pipe.finish();
     }
 }

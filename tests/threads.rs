@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::capture;
+use common::{capture, NamedPipe};
 use finscope::pipeline::{self, Config, DirectIo, RunStats};
 use finscope::report::summary_json;
 use finscope::time::Duration;
@@ -154,21 +154,10 @@ fn a_failing_output_stops_every_thread() {
 /// What `config` gives for the shipped capture `name` written into a named pipe, and what the
 /// same capture gives read as a file with the default settings.
 fn through_a_named_pipe(name: &str, config: &Config) -> ((Vec<String>, String), Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("capture.pcap");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
+    let pipe = NamedPipe::of(name);
+    let piped = run(&[pipe.path().to_string()], config);
+    pipe.finish();
     let source = capture(name);
-    let writer = {
-        let fifo = fifo.clone();
-        let bytes = std::fs::read(&source).unwrap();
-        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
-    };
-    let piped = run(&[fifo.to_str().unwrap().to_string()], config);
-    writer.join().unwrap();
     let (file, _) = run(&[source], &Config::default());
     assert!(!file.is_empty());
     (piped, file)

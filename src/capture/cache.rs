@@ -60,17 +60,10 @@ pub fn residency(path: &str) -> Option<Residency> {
     use std::io::IoSliceMut;
 
     // Looked at before it is opened: opening a named pipe would take it from its writer.
-    if !std::fs::metadata(path).ok()?.is_file() {
-        return None;
-    }
+    let bytes = std::fs::metadata(path).ok().filter(|m| m.is_file())?.len();
     let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() {
-        return None;
-    }
-    let bytes = meta.len();
     let pages = bytes.div_ceil(super::ahead::DIRECT_ALIGN as u64);
-    let probed = u32::try_from(pages.min(u64::from(PROBES))).ok()?;
+    let probed = pages.min(u64::from(PROBES)) as u32;
     let mut cached = 0;
     for i in 0..u64::from(probed) {
         // The middle of each of `probed` equal parts of the file, on a page boundary.

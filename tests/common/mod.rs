@@ -43,3 +43,40 @@ pub fn records_with_http(path: &str) -> Vec<(ConnRecord, HttpSummary)> {
     out.sort_by_key(|(r, _)| r.stream);
     out
 }
+
+/// A named pipe that a thread writes the shipped capture `name` into, as `tcpdump -w fifo`
+/// would: the write waits for a reader. [`NamedPipe::finish`] waits for the writer.
+pub struct NamedPipe {
+    _dir: tempfile::TempDir,
+    path: String,
+    writer: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl NamedPipe {
+    pub fn of(name: &str) -> NamedPipe {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("capture.pcap");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let bytes = std::fs::read(capture(name)).unwrap();
+        let path = fifo.to_str().unwrap().to_string();
+        let writer = std::thread::spawn(move || std::fs::write(fifo, bytes));
+        NamedPipe {
+            _dir: dir,
+            path,
+            writer,
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Waits for the writer, which must have written everything.
+    pub fn finish(self) {
+        self.writer.join().unwrap().unwrap();
+    }
+}
