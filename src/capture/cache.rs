@@ -1,6 +1,6 @@
 //! Whether a capture file is in the page cache, for choosing direct I/O when it is not: a file
 //! that has to come from the disk anyway is read with less CPU, and no more time, with direct
-//! I/O (docs/performance.md, "What the ninth session measured"), which also leaves the host's
+//! I/O (docs/performance.md, "Captures out of the page cache"), which also leaves the host's
 //! page cache alone.
 //!
 //! The probe reads one byte of each of [`PROBES`] pages spread over the file with `preadv2`'s

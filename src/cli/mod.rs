@@ -304,7 +304,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// One worker per CPU, up to 16; with direct I/O on 2 CPUs or fewer, one, since the thread
 /// that reads ahead needs a CPU too: there, one worker with direct I/O took as long as two
-/// without, and two with it longer (docs/performance.md, "What the eighth session measured").
+/// without, and two with it longer (docs/performance-history.md, "What the eighth session
+/// measured").
 fn default_threads(direct_io: bool) -> usize {
     match std::thread::available_parallelism().map_or(1, |n| n.get()) {
         0..=2 if direct_io => 1,
