@@ -167,9 +167,11 @@ io_flag() {
     esac
 }
 
-# TOOLS has the direct variants.
+# TOOLS has the direct variants; auto.
 has_direct=false
 case " $TOOLS " in *" direct "*) has_direct=true ;; esac
+has_auto=false
+case " $TOOLS " in *" auto "*) has_auto=true ;; esac
 
 # prepare FILE: page cache, packet count (from the floor), correctness checks; once per file.
 declare -A prepared=()
@@ -182,7 +184,7 @@ prepare() {
     local checked
     checked=$(variants analyze)
     if $has_direct; then checked="$checked $(variants direct)"; fi
-    case " $TOOLS " in *" auto "*) checked="$checked auto" ;; esac
+    if $has_auto; then checked="$checked auto"; fi
     for v in $checked; do
         # shellcheck disable=SC2046 # the flags are words or none
         timeout "$TIMEOUT" "$FINSCOPE" analyze --format json --no-progress $(io_flag "$v") \
@@ -275,7 +277,7 @@ done
 # auto).
 slow_round=("$(variants analyze | head -n1)" floor fins cat)
 if $has_direct; then slow_round+=("$(variants direct | head -n1)" floordirect finsdirect); fi
-case " $TOOLS " in *" auto "*) slow_round+=(auto) ;; esac
+if $has_auto; then slow_round+=(auto); fi
 slow_round+=("${slow[@]+"${slow[@]}"}")
 
 if [ -n "$FILE" ]; then

@@ -306,7 +306,7 @@ fn count_direct(path: &str, packets: &mut impl Packets) -> Result<Counts, String
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_DIRECT)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
         .open(path)
         .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; DIRECT_ALIGN + DIRECT_ROOM + BUFFER_CAPACITY];

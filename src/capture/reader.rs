@@ -368,7 +368,7 @@ pub(super) fn open_direct(path: &str) -> io::Result<File> {
         |e: io::Error| io::Error::new(e.kind(), format!("the file system refused O_DIRECT ({e})"));
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_DIRECT)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
         .open(path)
         .map_err(refused)?;
     let mut probe = vec![0; 2 * DIRECT_ALIGN];
