@@ -25,6 +25,12 @@
 #                --direct-io=auto: direct I/O when the file is mostly out of the page cache)
 #   floordirect  examples/pcapfloor --direct FILE       (records parsed in O_DIRECT blocks)
 #   finsdirect   examples/pcapfloor --fins --direct FILE
+# and, if TOOLS names them (not by default), the lean design (examples/pcapfloor/lean.rs: the
+# four answers with about 40 bytes a connection, in the table; its counts are compared with
+# finscope's):
+#   lean         examples/pcapfloor --lean FILE
+#   leandirect   examples/pcapfloor --lean --direct FILE
+#   leanboxed    examples/pcapfloor --lean --boxed FILE   (the same facts in an 864-byte box)
 # and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor, fins and
 # cat:
 #   tshark    tshark -r FILE -q -z conv,tcp
@@ -172,6 +178,8 @@ has_direct=false
 case " $TOOLS " in *" direct "*) has_direct=true ;; esac
 has_auto=false
 case " $TOOLS " in *" auto "*) has_auto=true ;; esac
+has_lean=false
+case " $TOOLS " in *" lean"*) has_lean=true ;; esac
 
 # prepare FILE: page cache, packet count (from the floor), correctness checks; once per file.
 declare -A prepared=()
@@ -200,6 +208,10 @@ prepare() {
             failed=1
         fi
     done
+    if $has_lean; then
+        "$FLOOR" --lean "$file" > "$DATA/check-lean.txt"
+        python3 "$here/lean_check.py" "$DATA/check-lean.txt" "$json" >> "$checks"
+    fi
     if [ ! -s "$file.expected" ]; then
         echo "$file: no generator counts; totals not checked" >> "$checks"
         return
@@ -246,6 +258,9 @@ measure() {
         analyze* | direct* | auto) "${timed[@]}" "$FINSCOPE" analyze --format json --no-progress $flag "$file" ;;
         floordirect) "${timed[@]}" "$FLOOR" --direct "$file" ;;
         finsdirect)  "${timed[@]}" "$FLOOR" --fins --direct "$file" ;;
+        lean)        "${timed[@]}" "$FLOOR" --lean "$file" ;;
+        leandirect)  "${timed[@]}" "$FLOOR" --lean --direct "$file" ;;
+        leanboxed)   "${timed[@]}" "$FLOOR" --lean --boxed "$file" ;;
         conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;
         floor)    "${timed[@]}" "$FLOOR" "$file" ;;
         fins)     "${timed[@]}" "$FLOOR" --fins "$file" ;;

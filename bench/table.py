@@ -26,6 +26,9 @@ NAMES = {
     "auto": "`finscope analyze --format json` (defaults: threads, --direct-io=auto)",
     "floordirect": "`pcapfloor --direct` (records, direct I/O)",
     "finsdirect": "`pcapfloor --fins --direct` (FINs per 4-tuple, direct I/O)",
+    "lean": "`pcapfloor --lean` (the four answers, 40 bytes a connection in the table)",
+    "leandirect": "`pcapfloor --lean --direct` (the same, direct I/O)",
+    "leanboxed": "`pcapfloor --lean --boxed` (the same facts in an 864-byte box)",
     "cat": "`cat` (reading the file)",
     "tshark": "`tshark -q -z conv,tcp`",
     "tcptrace": "`tcptrace -n -l`",
@@ -119,8 +122,8 @@ def main():
                 continue
             # Direct I/O (asked for, or as auto may choose) against both floors: the page
             # cache's and its own.
-            for other in ("floor", "floordirect", "fins", "finsdirect", "cat"):
-                if other.startswith("fins") and ours.startswith("conns"):
+            for other in ("floor", "floordirect", "fins", "finsdirect", "lean", "leandirect", "cat"):
+                if other.startswith(("fins", "lean")) and ours.startswith("conns"):
                     continue
                 if other.endswith("direct") and not ours.startswith(("direct", "auto")):
                     continue
@@ -137,14 +140,20 @@ def main():
                         f"| {os.path.basename(path)} | {tool_name(other)} / {tool_name(ours)} "
                         f"| {tools[other] / mine:.1f}x |"
                     )
-        # The least per-connection work against the floor and tshark: how much of the targets'
-        # room it already takes.
-        for fins, floor in (("fins", "floor"), ("finsdirect", "floordirect")):
-            if tools.get(fins, 0) <= 0:
+        # The least per-connection work, and the lean design, against the floor and tshark: how
+        # much of the targets' room they take.
+        for least, floor in (
+            ("fins", "floor"),
+            ("finsdirect", "floordirect"),
+            ("lean", "floor"),
+            ("leandirect", "floordirect"),
+            ("leanboxed", "lean"),
+        ):
+            if tools.get(least, 0) <= 0:
                 continue
             for other in (floor, "tshark"):
                 if tools.get(other, 0) > 0:
-                    first, second = (fins, other) if other == floor else (other, fins)
+                    first, second = (least, other) if other == floor else (other, least)
                     lines.append(
                         f"| {os.path.basename(path)} | {tool_name(first)} / {tool_name(second)} "
                         f"| {tools[first] / tools[second]:.1f}x |"

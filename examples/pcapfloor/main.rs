@@ -40,6 +40,15 @@
 //! with_rst=32
 //! ```
 //!
+//! With `--lean` it gives the four answers themselves, for each connection, with a design made
+//! for speed first (`lean.rs`): about 40 bytes of facts per connection, kept in the hash
+//! table's slot for its 4-tuple, a connection on a reused 4-tuple taking over the slot, and
+//! each connection folded into totals, per server endpoint counts and a TIME-WAIT count per
+//! second when it ends. It prints the totals `analyze` reports under the same names (and
+//! `bench/lean_check.py` compares them), so that its time is a lower bound for a finscope that
+//! did only this. `--lean --boxed` does the same work with the facts in a box the size of
+//! finscope's connection, to measure what that layout costs.
+//!
 //! With `--direct` (Linux, legacy pcap) the file is read as `finscope --direct-io` reads it:
 //! with direct I/O (`O_DIRECT`, past the page cache and without the kernel's copy) in aligned
 //! 1 MiB blocks, each record parsed in place by pcap-parser's frame parser, a record cut by a
@@ -54,6 +63,10 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 
+mod lean;
+
+use lean::{Boxed, Inline, Lean, Segment, Slot};
+
 /// What `--fins` keeps per 4-tuple.
 #[derive(Default)]
 struct Tuple {
@@ -66,45 +79,33 @@ struct Tuple {
 #[derive(Default)]
 struct Fins {
     tuples: std::collections::HashMap<(u64, u64), Tuple, foldhash::fast::RandomState>,
-    segments: u64,
-    skipped: u64,
-    /// The legacy file's link type is Ethernet.
-    ethernet: bool,
 }
 
-impl Fins {
-    /// One Ethernet frame.
-    fn frame(&mut self, data: &[u8]) {
-        let Some((src, dst, flags)) = ipv4_tcp(data) else {
-            self.skipped += 1;
-            return;
-        };
-        self.segments += 1;
-        let (key, from_lo) = if src <= dst {
-            ((src, dst), true)
+impl Tcp for Fins {
+    fn segment(&mut self, _ts: (u32, u32), s: &Segment) {
+        let (key, from_lo) = if s.src <= s.dst {
+            ((s.src, s.dst), true)
         } else {
-            ((dst, src), false)
+            ((s.dst, s.src), false)
         };
         let t = self.tuples.entry(key).or_default();
-        if flags & 0x01 != 0 {
+        if s.flags & 0x01 != 0 {
             let mine = if from_lo { 1 } else { 2 };
             if t.bits & 3 == 0 && from_lo {
                 t.bits |= 4;
             }
             t.bits |= mine;
         }
-        if flags & 0x04 != 0 {
+        if s.flags & 0x04 != 0 {
             t.bits |= 8;
         }
     }
 
-    fn print(&self, o: &mut impl Write) -> io::Result<()> {
+    fn finish(&mut self, o: &mut dyn Write) -> io::Result<()> {
         let count = |f: fn(u8) -> bool| self.tuples.values().filter(|t| f(t.bits)).count();
         writeln!(
             o,
-            "tcp_segments={}\nskipped={}\ntuples={}\nlo_fin_first={}\nhi_fin_first={}\nwith_rst={}",
-            self.segments,
-            self.skipped,
+            "tuples={}\nlo_fin_first={}\nhi_fin_first={}\nwith_rst={}",
             self.tuples.len(),
             count(|b| b & 4 != 0),
             count(|b| b & 3 != 0 && b & 4 == 0),
@@ -113,9 +114,73 @@ impl Fins {
     }
 }
 
-/// Source and destination (IPv4 address and port, one word each) and TCP flags of an
-/// Ethernet/IPv4/TCP frame without IP fragmentation; `None` for anything else.
-fn ipv4_tcp(f: &[u8]) -> Option<(u64, u64, u8)> {
+/// What `--fins` and `--lean` do with the TCP segments of Ethernet/IPv4 frames.
+trait Tcp {
+    fn segment(&mut self, ts: (u32, u32), s: &Segment);
+    /// Prints the `key=value` lines after the counts.
+    fn finish(&mut self, o: &mut dyn Write) -> io::Result<()>;
+}
+
+impl<S: Slot> Tcp for Lean<S> {
+    fn segment(&mut self, ts: (u32, u32), s: &Segment) {
+        Lean::segment(self, ts, s);
+    }
+    fn finish(&mut self, o: &mut dyn Write) -> io::Result<()> {
+        Lean::finish(self, o)
+    }
+}
+
+/// Hands a [`Tcp`] the segments of a legacy pcap file's Ethernet/IPv4/TCP frames and counts
+/// the others as skipped.
+struct Ethernet<T> {
+    tcp: T,
+    /// The legacy file's link type is Ethernet.
+    ethernet: bool,
+    segments: u64,
+    skipped: u64,
+}
+
+impl<T: Tcp> Ethernet<T> {
+    fn new(tcp: T) -> Self {
+        Ethernet {
+            tcp,
+            ethernet: false,
+            segments: 0,
+            skipped: 0,
+        }
+    }
+}
+
+impl<T: Tcp> Packets for Ethernet<T> {
+    fn link_type(&mut self, linktype: i32) {
+        self.ethernet = linktype == 1;
+    }
+    fn legacy(&mut self, ts: (u32, u32), data: &[u8]) {
+        match ipv4_tcp(data).filter(|_| self.ethernet) {
+            Some(s) => {
+                self.segments += 1;
+                self.tcp.segment(ts, &s);
+            }
+            None => self.skipped += 1,
+        }
+    }
+    /// `--fins` and `--lean` read legacy pcap only.
+    fn pcapng(&mut self) {
+        self.skipped += 1;
+    }
+    fn finish(&mut self, o: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            o,
+            "tcp_segments={}\nskipped={}",
+            self.segments, self.skipped
+        )?;
+        self.tcp.finish(o)
+    }
+}
+
+/// The TCP segment of an Ethernet/IPv4 frame without IP fragmentation (each end's address
+/// and port as one word); `None` for anything else.
+fn ipv4_tcp(f: &[u8]) -> Option<Segment<'_>> {
     let ip = f.get(14..)?;
     if f.get(12..14)? != [0x08, 0x00] || ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 6 {
         return None;
@@ -123,16 +188,21 @@ fn ipv4_tcp(f: &[u8]) -> Option<(u64, u64, u8)> {
     if u16::from_be_bytes([ip[6], ip[7]]) & 0x3FFF != 0 {
         return None;
     }
-    let tcp = ip.get(usize::from(ip[0] & 0x0F) * 4..)?.get(..14)?;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
+    let tcp = ip.get(usize::from(ip[0] & 0x0F) * 4..total)?;
     let word = |addr: &[u8], port: &[u8]| {
         u64::from(u32::from_be_bytes([addr[0], addr[1], addr[2], addr[3]])) << 16
             | u64::from(u16::from_be_bytes([port[0], port[1]]))
     };
-    Some((
-        word(&ip[12..16], &tcp[0..2]),
-        word(&ip[16..20], &tcp[2..4]),
-        tcp[13],
-    ))
+    let seq_ack = tcp.get(4..12)?;
+    Some(Segment {
+        src: word(&ip[12..16], &tcp[0..2]),
+        dst: word(&ip[16..20], &tcp[2..4]),
+        flags: *tcp.get(13)?,
+        seq: u32::from_be_bytes([seq_ack[0], seq_ack[1], seq_ack[2], seq_ack[3]]),
+        ack: u32::from_be_bytes([seq_ack[4], seq_ack[5], seq_ack[6], seq_ack[7]]),
+        payload: tcp.get(usize::from(tcp[12] >> 4) * 4..)?,
+    })
 }
 
 /// The same as finscope's reader (`src/capture/input.rs`).
@@ -180,32 +250,18 @@ struct Counts {
 }
 
 /// What is done with each packet besides counting it: nothing for the floor (`()`, whose calls
-/// compile to nothing, so the floor runs the same code as before `--fins` existed), or
-/// [`Fins`].
+/// compile to nothing, so the floor runs the same code as before `--fins` existed), or what
+/// [`Ethernet`] hands to `--fins` or `--lean`.
 trait Packets {
     fn link_type(&mut self, _linktype: i32) {}
-    fn legacy(&mut self, _data: &[u8]) {}
+    fn legacy(&mut self, _ts: (u32, u32), _data: &[u8]) {}
     fn pcapng(&mut self) {}
+    fn finish(&mut self, _o: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Packets for () {}
-
-impl Packets for Fins {
-    fn link_type(&mut self, linktype: i32) {
-        self.ethernet = linktype == 1;
-    }
-    fn legacy(&mut self, data: &[u8]) {
-        if self.ethernet {
-            self.frame(data);
-        } else {
-            self.skipped += 1;
-        }
-    }
-    /// `--fins` reads legacy pcap only.
-    fn pcapng(&mut self) {
-        self.skipped += 1;
-    }
-}
 
 fn count(path: &str, packets: &mut impl Packets) -> Result<Counts, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
@@ -228,7 +284,7 @@ fn count(path: &str, packets: &mut impl Packets) -> Result<Counts, String> {
             Ok((len, block)) => {
                 let caplen = match block {
                     PcapBlockOwned::Legacy(b) => {
-                        packets.legacy(b.data);
+                        packets.legacy((b.ts_sec, b.ts_usec), b.data);
                         Some(b.data.len())
                     }
                     PcapBlockOwned::LegacyHeader(h) => {
@@ -351,7 +407,7 @@ fn count_direct(path: &str, packets: &mut impl Packets) -> Result<Counts, String
             };
             match parsed {
                 Ok((rest, block)) => {
-                    packets.legacy(block.data);
+                    packets.legacy((block.ts_sec, block.ts_usec), block.data);
                     counts.packets += 1;
                     counts.captured_bytes += block.data.len() as u64;
                     start = end - rest.len();
@@ -385,20 +441,36 @@ fn main() -> ExitCode {
         }
         None => false,
     };
-    let with_fins = flag("--fins");
-    let direct = flag("--direct");
+    let (fins, lean, boxed, direct) = (
+        flag("--fins"),
+        flag("--lean"),
+        flag("--boxed"),
+        flag("--direct"),
+    );
     let [path] = &args[..] else {
         eprintln!(
-            "usage: pcapfloor [--fins] [--direct] FILE    (a legacy pcap or pcapng file, not gzip; --direct: legacy pcap)"
+            "usage: pcapfloor [--fins | --lean [--boxed]] [--direct] FILE    (a legacy pcap or pcapng file, not gzip; --direct: legacy pcap)"
         );
         return ExitCode::from(2);
     };
-    let mut fins = Fins::default();
-    let counted = match (with_fins, direct) {
-        (true, false) => count(path, &mut fins),
-        (false, false) => count(path, &mut ()),
-        (true, true) => count_direct(path, &mut fins),
-        (false, true) => count_direct(path, &mut ()),
+    // Each kind of count is its own monomorphised loop, so the floor's has no calls in it.
+    match (fins, lean, boxed) {
+        (false, false, false) => run(path, direct, ()),
+        (true, false, false) => run(path, direct, Ethernet::new(Fins::default())),
+        (false, true, false) => run(path, direct, Ethernet::new(Lean::<Inline>::default())),
+        (false, true, true) => run(path, direct, Ethernet::new(Lean::<Boxed>::default())),
+        _ => {
+            eprintln!("pcapfloor: --fins and --lean go alone; --boxed goes with --lean");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(path: &str, direct: bool, mut packets: impl Packets) -> ExitCode {
+    let counted = if direct {
+        count_direct(path, &mut packets)
+    } else {
+        count(path, &mut packets)
     };
     match counted {
         Ok(c) => {
@@ -408,13 +480,7 @@ fn main() -> ExitCode {
                 "packets={}\ncaptured_bytes={}\nstream_bytes={}\ntruncated={}",
                 c.packets, c.captured_bytes, c.stream_bytes, c.truncated
             )
-            .and_then(|()| {
-                if with_fins {
-                    fins.print(&mut o)
-                } else {
-                    Ok(())
-                }
-            });
+            .and_then(|()| packets.finish(&mut o));
             match written {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::from(2),

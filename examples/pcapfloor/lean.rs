@@ -1,0 +1,348 @@
+//! `pcapfloor --lean`: the four answers for each connection with as little state as they need,
+//! to measure what a design built for speed first would cost (issue 6).
+//!
+//! For Ethernet/IPv4/TCP frames of a legacy pcap file, each 4-tuple has one slot in a hash
+//! table holding about 40 bytes of facts about its current connection, in the slot itself: the
+//! opener (the end that sent the SYN), each end's FIN sequence number and whether the other end
+//! acknowledged it, the first close (FIN or RST, and by which end), the next expected sequence
+//! number of each end, and the number of requests (client segments at or past the next
+//! expected sequence number whose first four bytes start an HTTP method). A SYN on a 4-tuple
+//! whose connection has closed ends that connection and starts the next in the same slot; a
+//! sweep every 65,536 segments lets go of connections closed more than 5 s earlier. A
+//! connection's end is folded at once into totals, per server endpoint counts and a per-second
+//! count of TIME-WAIT entries.
+//!
+//! What it leaves out, against `finscope analyze`: reassembly and HTTP heads (versions,
+//! `Connection` headers, health checks, close reasons, idle times), statistics per end,
+//! anomalies, retransmission and mid-stream handling beyond "the first segment's sender
+//! opened it", every link type but Ethernet, IPv6, pcapng, records, and the report. So it is a
+//! lower bound for a design that keeps the verdicts' facts small and in the table, not a
+//! finscope.
+//!
+//! With `--boxed`, each slot holds instead a box of [`CONNECTION_BYTES`] (the size of
+//! finscope's boxed connection) with the same facts at its start: the same work on the same
+//! facts, laid out as finscope lays out its connections.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::ops::{Deref, DerefMut};
+
+use foldhash::fast::RandomState;
+
+/// `size_of::<Connection<HttpConn>>()` in finscope (`src/pipeline/mod.rs` bounds it).
+pub const CONNECTION_BYTES: usize = 864;
+
+/// A closed connection stays this long for late segments before it goes.
+const LINGER_MS: u32 = 5_000;
+
+/// Bits of [`Conn::bits`]; `<< end` picks the end (0: the key's low end, 1: its high end).
+const LIVE: u16 = 1;
+const OPENER_HI: u16 = 1 << 1;
+const SAW_SYN: u16 = 1 << 2;
+const FIN: u16 = 1 << 3;
+/// This end's FIN was acknowledged by the other end.
+const FIN_ACKED: u16 = 1 << 5;
+const RST: u16 = 1 << 7;
+const FIRST_BY_HI: u16 = 1 << 9;
+const FIRST_IS_RST: u16 = 1 << 10;
+const CLOSED: u16 = 1 << 11;
+/// The second FIN did not acknowledge the first: the FINs crossed.
+const CROSSED: u16 = 1 << 12;
+
+/// One connection's facts.
+#[derive(Clone, Copy, Default)]
+pub struct Conn {
+    bits: u16,
+    requests: u16,
+    fin_seq: [u32; 2],
+    next_seq: [u32; 2],
+    /// When the last end to enter TIME-WAIT did (milliseconds from the first segment).
+    time_wait_ms: u32,
+    last_ms: u32,
+}
+
+/// Where a slot keeps its [`Conn`].
+pub trait Slot: Default + DerefMut<Target = Conn> {}
+
+/// In the table's slot.
+#[derive(Default)]
+pub struct Inline(Conn);
+
+/// In a box the size of finscope's connection.
+pub struct Boxed(Box<Padded>);
+
+pub struct Padded {
+    conn: Conn,
+    _rest: [u8; CONNECTION_BYTES - size_of::<Conn>()],
+}
+
+impl Default for Boxed {
+    fn default() -> Self {
+        Boxed(Box::new(Padded {
+            conn: Conn::default(),
+            _rest: [0; CONNECTION_BYTES - size_of::<Conn>()],
+        }))
+    }
+}
+
+impl Deref for Inline {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+impl DerefMut for Inline {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+impl Deref for Boxed {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0.conn
+    }
+}
+impl DerefMut for Boxed {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0.conn
+    }
+}
+impl Slot for Inline {}
+impl Slot for Boxed {}
+
+/// What ended connections add up to.
+#[derive(Default)]
+struct Totals {
+    connections: u64,
+    without_syn: u64,
+    reuses: u64,
+    closed_by_client: u64,
+    closed_by_server: u64,
+    closed_simultaneously: u64,
+    first_close_rst: u64,
+    time_wait_on_client: u64,
+    time_wait_on_server: u64,
+    requests: u64,
+    /// Per server endpoint: closes by the client, by the server, TIME-WAIT on the client, on
+    /// the server.
+    endpoints: HashMap<u64, [u32; 4], RandomState>,
+    /// TIME-WAIT entries begun in each second.
+    time_wait_per_s: Vec<u32>,
+}
+
+impl Totals {
+    /// Folds in one connection that has ended.
+    fn end(&mut self, key: (u64, u64), c: &Conn) {
+        self.connections += 1;
+        self.requests += u64::from(c.requests);
+        if c.bits & SAW_SYN == 0 {
+            self.without_syn += 1;
+        }
+        if c.bits & CLOSED == 0 {
+            return;
+        }
+        let client = usize::from(c.bits & OPENER_HI != 0);
+        let server = if client == 0 { key.1 } else { key.0 };
+        let counts = self.endpoints.entry(server).or_default();
+        let first = usize::from(c.bits & FIRST_BY_HI != 0);
+        if c.bits & FIRST_IS_RST != 0 {
+            self.first_close_rst += 1;
+        }
+        let crossed = c.bits & CROSSED != 0;
+        if crossed {
+            self.closed_simultaneously += 1;
+        } else if first == client {
+            self.closed_by_client += 1;
+            counts[0] += 1;
+        } else {
+            self.closed_by_server += 1;
+            counts[1] += 1;
+        }
+        if c.bits & FIRST_IS_RST != 0 {
+            return;
+        }
+        // An end holds TIME-WAIT once it has acknowledged the other's FIN, if it closed first
+        // or the FINs crossed.
+        let mut entered = false;
+        for end in 0..2 {
+            let acked_other = c.bits & (FIN_ACKED << (1 - end)) != 0;
+            if acked_other && c.bits & (FIN << end) != 0 && (crossed || end == first) {
+                entered = true;
+                if end == client {
+                    self.time_wait_on_client += 1;
+                    counts[2] += 1;
+                } else {
+                    self.time_wait_on_server += 1;
+                    counts[3] += 1;
+                }
+            }
+        }
+        if entered {
+            let s = (c.time_wait_ms / 1000) as usize;
+            if s >= self.time_wait_per_s.len() {
+                self.time_wait_per_s.resize(s + 1, 0);
+            }
+            self.time_wait_per_s[s] += 1;
+        }
+    }
+}
+
+/// A TCP segment's fields that the answers need.
+pub struct Segment<'a> {
+    pub src: u64,
+    pub dst: u64,
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub payload: &'a [u8],
+}
+
+/// `a` is at or after `b`, in sequence space.
+fn at_or_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+pub struct Lean<S> {
+    slots: HashMap<(u64, u64), S, RandomState>,
+    totals: Totals,
+    first_s: Option<u32>,
+    now_ms: u32,
+    segments: u64,
+    peak_slots: usize,
+}
+
+impl<S: Slot> Default for Lean<S> {
+    fn default() -> Self {
+        Lean {
+            slots: HashMap::default(),
+            totals: Totals::default(),
+            first_s: None,
+            now_ms: 0,
+            segments: 0,
+            peak_slots: 0,
+        }
+    }
+}
+
+impl<S: Slot> Lean<S> {
+    pub fn segment(&mut self, (ts_s, ts_us): (u32, u32), s: &Segment) {
+        let first_s = *self.first_s.get_or_insert(ts_s);
+        let ms = ts_s.wrapping_sub(first_s).wrapping_mul(1000) + ts_us / 1000;
+        self.now_ms = ms;
+        let (key, end) = if s.src <= s.dst {
+            ((s.src, s.dst), 0)
+        } else {
+            ((s.dst, s.src), 1)
+        };
+        let (syn, fin, rst, has_ack) = (
+            s.flags & 0x02 != 0,
+            s.flags & 0x01 != 0,
+            s.flags & 0x04 != 0,
+            s.flags & 0x10 != 0,
+        );
+        let slot = self.slots.entry(key).or_default();
+        if syn && !has_ack && slot.bits & CLOSED != 0 {
+            self.totals.end(key, slot);
+            self.totals.reuses += 1;
+            *slot = S::default();
+        }
+        let c: &mut Conn = slot;
+        if c.bits & LIVE == 0 {
+            c.bits = LIVE;
+            // The SYN's sender opened it, or the SYN,ACK's receiver; else the first sender.
+            let opener = if syn && has_ack { 1 - end } else { end };
+            if syn {
+                c.bits |= SAW_SYN;
+            }
+            if opener == 1 {
+                c.bits |= OPENER_HI;
+            }
+            c.next_seq[end] = s.seq;
+        }
+        let len = s.payload.len() as u32;
+        let client = usize::from(c.bits & OPENER_HI != 0);
+        if len > 0 && end == client && at_or_after(s.seq, c.next_seq[end]) {
+            let head = s.payload.get(..4).unwrap_or(s.payload);
+            if matches!(
+                head,
+                b"GET " | b"POST" | b"HEAD" | b"PUT " | b"DELE" | b"OPTI" | b"PATC" | b"CONN"
+            ) {
+                c.requests = c.requests.saturating_add(1);
+            }
+        }
+        let next = s
+            .seq
+            .wrapping_add(len)
+            .wrapping_add(u32::from(syn) + u32::from(fin));
+        if !at_or_after(c.next_seq[end], next) {
+            c.next_seq[end] = next;
+        }
+        let other = 1 - end;
+        if has_ack
+            && c.bits & (FIN << other) != 0
+            && c.bits & (FIN_ACKED << other) == 0
+            && at_or_after(s.ack, c.fin_seq[other].wrapping_add(1))
+        {
+            c.bits |= FIN_ACKED << other;
+            c.time_wait_ms = ms;
+        }
+        if fin && c.bits & (FIN << end) == 0 {
+            c.bits |= FIN << end;
+            c.fin_seq[end] = s.seq.wrapping_add(len);
+            if c.bits & CLOSED == 0 {
+                c.bits |= CLOSED | if end == 1 { FIRST_BY_HI } else { 0 };
+            } else if c.bits & FIRST_IS_RST == 0
+                && !(has_ack && at_or_after(s.ack, c.fin_seq[other].wrapping_add(1)))
+            {
+                c.bits |= CROSSED;
+            }
+        }
+        if rst && c.bits & (RST << end) == 0 {
+            c.bits |= RST << end;
+            if c.bits & CLOSED == 0 {
+                c.bits |= CLOSED | FIRST_IS_RST | if end == 1 { FIRST_BY_HI } else { 0 };
+            }
+        }
+        c.last_ms = ms;
+        self.segments += 1;
+        if self.segments % 65_536 == 0 {
+            self.sweep();
+        }
+    }
+
+    /// Lets go of connections closed more than [`LINGER_MS`] ago, folding them in first.
+    fn sweep(&mut self) {
+        self.peak_slots = self.peak_slots.max(self.slots.len());
+        let (totals, now) = (&mut self.totals, self.now_ms);
+        self.slots.retain(|key, c| {
+            let done = c.bits & CLOSED != 0 && now.wrapping_sub(c.last_ms) > LINGER_MS;
+            if done {
+                totals.end(*key, c);
+            }
+            !done
+        });
+    }
+
+    /// Folds in every connection still held, and prints `key=value` lines.
+    pub fn finish(&mut self, o: &mut dyn Write) -> io::Result<()> {
+        self.peak_slots = self.peak_slots.max(self.slots.len());
+        for (key, c) in self.slots.drain() {
+            self.totals.end(key, &c);
+        }
+        let t = &self.totals;
+        writeln!(o, "connections={}", t.connections)?;
+        writeln!(o, "without_syn={}", t.without_syn)?;
+        writeln!(o, "tuple_reuses={}", t.reuses)?;
+        writeln!(o, "closed_by_client={}", t.closed_by_client)?;
+        writeln!(o, "closed_by_server={}", t.closed_by_server)?;
+        writeln!(o, "closed_simultaneously={}", t.closed_simultaneously)?;
+        writeln!(o, "first_close_rst={}", t.first_close_rst)?;
+        writeln!(o, "time_wait_on_client={}", t.time_wait_on_client)?;
+        writeln!(o, "time_wait_on_server={}", t.time_wait_on_server)?;
+        writeln!(o, "requests={}", t.requests)?;
+        writeln!(o, "server_endpoints={}", t.endpoints.len())?;
+        let peak = t.time_wait_per_s.iter().max().copied().unwrap_or(0);
+        writeln!(o, "time_wait_entries_peak_per_s={peak}")?;
+        writeln!(o, "peak_slots={}", self.peak_slots)
+    }
+}
