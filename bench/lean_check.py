@@ -2,6 +2,7 @@
 """Compares `pcapfloor --lean`'s counts with `finscope analyze --format json`'s totals.
 
 usage: lean_check.py LEAN.txt ANALYZE.json
+LEAN.txt is what `pcapfloor --lean [--heads]` printed.
 Prints one line per compared count: whether the lean design (examples/pcapfloor/lean.rs) gave
 finscope's answers on this capture, which is what makes its time a fair lower bound. A
 difference is a note, not a failure: the lean design leaves out what finscope does for the
@@ -30,9 +31,14 @@ def main():
     with open(sys.argv[2]) as f:
         report = json.load(f)
     ours = dict(report["totals"])
-    ours["requests"] = sum(e.get("http", {}).get("requests", 0) for e in report["endpoints"])
+    http = [e["http"] for e in report["endpoints"] if e.get("http")]
+    ours["requests"] = sum(h["requests"] for h in http)
+    ours["requests_http10"] = sum(h["request_versions"].get("1.0", 0) for h in http)
+    for key in ("connection_close_by_client", "connection_close_by_server"):
+        ours[key] = sum(h[key] for h in http)
     print(f"  lean design (pcapfloor --lean), skipped {lean.get('skipped')} frames:")
-    for key in COUNTS + ("requests",):
+    heads = ("requests_http10", "connection_close_by_client", "connection_close_by_server")
+    for key in COUNTS + ("requests",) + tuple(k for k in heads if k in lean):
         same = int(lean.get(key, -1)) == ours.get(key)
         print(
             f"  {'ok  ' if same else 'note'} {key}: lean {lean.get(key)}, finscope {ours.get(key)}"

@@ -31,6 +31,8 @@
 #   lean         examples/pcapfloor --lean FILE
 #   leandirect   examples/pcapfloor --lean --direct FILE
 #   leanboxed    examples/pcapfloor --lean --boxed FILE   (the same facts in an 864-byte box)
+#   leanheads    examples/pcapfloor --lean --heads FILE   (and each HTTP head parsed)
+#   leanheadsdirect  examples/pcapfloor --lean --heads --direct FILE
 # and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor, fins and
 # cat:
 #   tshark    tshark -r FILE -q -z conv,tcp
@@ -209,7 +211,7 @@ prepare() {
         fi
     done
     if $has_lean; then
-        "$FLOOR" --lean "$file" > "$DATA/check-lean.txt"
+        "$FLOOR" --lean --heads "$file" > "$DATA/check-lean.txt"
         python3 "$here/lean_check.py" "$DATA/check-lean.txt" "$json" >> "$checks"
     fi
     if [ ! -s "$file.expected" ]; then
@@ -261,6 +263,8 @@ measure() {
         lean)        "${timed[@]}" "$FLOOR" --lean "$file" ;;
         leandirect)  "${timed[@]}" "$FLOOR" --lean --direct "$file" ;;
         leanboxed)   "${timed[@]}" "$FLOOR" --lean --boxed "$file" ;;
+        leanheads)   "${timed[@]}" "$FLOOR" --lean --heads "$file" ;;
+        leanheadsdirect) "${timed[@]}" "$FLOOR" --lean --heads --direct "$file" ;;
         conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;
         floor)    "${timed[@]}" "$FLOOR" "$file" ;;
         fins)     "${timed[@]}" "$FLOOR" --fins "$file" ;;

@@ -29,6 +29,8 @@ NAMES = {
     "lean": "`pcapfloor --lean` (the four answers, 40 bytes a connection in the table)",
     "leandirect": "`pcapfloor --lean --direct` (the same, direct I/O)",
     "leanboxed": "`pcapfloor --lean --boxed` (the same facts in an 864-byte box)",
+    "leanheads": "`pcapfloor --lean --heads` (and each HTTP head parsed)",
+    "leanheadsdirect": "`pcapfloor --lean --heads --direct` (the same, direct I/O)",
     "cat": "`cat` (reading the file)",
     "tshark": "`tshark -q -z conv,tcp`",
     "tcptrace": "`tcptrace -n -l`",
@@ -122,7 +124,17 @@ def main():
                 continue
             # Direct I/O (asked for, or as auto may choose) against both floors: the page
             # cache's and its own.
-            for other in ("floor", "floordirect", "fins", "finsdirect", "lean", "leandirect", "cat"):
+            for other in (
+                "floor",
+                "floordirect",
+                "fins",
+                "finsdirect",
+                "lean",
+                "leandirect",
+                "leanheads",
+                "leanheadsdirect",
+                "cat",
+            ):
                 if other.startswith(("fins", "lean")) and ours.startswith("conns"):
                     continue
                 if other.endswith("direct") and not ours.startswith(("direct", "auto")):
@@ -148,6 +160,8 @@ def main():
             ("lean", "floor"),
             ("leandirect", "floordirect"),
             ("leanboxed", "lean"),
+            ("leanheads", "floor"),
+            ("leanheadsdirect", "floordirect"),
         ):
             if tools.get(least, 0) <= 0:
                 continue

@@ -12,12 +12,17 @@
 //! connection's end is folded at once into totals, per server endpoint counts and a per-second
 //! count of TIME-WAIT entries.
 //!
-//! What it leaves out, against `finscope analyze`: reassembly and HTTP heads (versions,
-//! `Connection` headers, health checks, close reasons, idle times), statistics per end,
-//! anomalies, retransmission and mid-stream handling beyond "the first segment's sender
-//! opened it", every link type but Ethernet, IPv6, pcapng, records, and the report. So it is a
-//! lower bound for a design that keeps the verdicts' facts small and in the table, not a
-//! finscope.
+//! With `--heads` it also parses, with httparse, the head of each request and of each response
+//! (a server segment at or past the next expected sequence number that starts with `HTTP`),
+//! for the requests' HTTP version and whether each end sent `Connection: close`: the HTTP
+//! facts behind finscope's diagnosis of the two incidents.
+//!
+//! What it leaves out, against `finscope analyze`: reassembly (so a head split over segments
+//! is not read, and pipelined requests in one segment count as one), bodies and message
+//! framing, health checks, close reasons, idle times, statistics per end, anomalies,
+//! retransmission and mid-stream handling beyond "the first segment's sender opened it",
+//! every link type but Ethernet, IPv6, pcapng, records, and the report. So it is a lower
+//! bound for a design that keeps the verdicts' facts small and in the table, not a finscope.
 //!
 //! With `--boxed`, each slot holds instead a box of [`CONNECTION_BYTES`] (the size of
 //! finscope's boxed connection) with the same facts at its start: the same work on the same
@@ -36,24 +41,32 @@ pub const CONNECTION_BYTES: usize = 864;
 const LINGER_MS: u32 = 5_000;
 
 /// Bits of [`Conn::bits`]; `<< end` picks the end (0: the key's low end, 1: its high end).
-const LIVE: u16 = 1;
-const OPENER_HI: u16 = 1 << 1;
-const SAW_SYN: u16 = 1 << 2;
-const FIN: u16 = 1 << 3;
+const LIVE: u32 = 1;
+const OPENER_HI: u32 = 1 << 1;
+const SAW_SYN: u32 = 1 << 2;
+const FIN: u32 = 1 << 3;
 /// This end's FIN was acknowledged by the other end.
-const FIN_ACKED: u16 = 1 << 5;
-const RST: u16 = 1 << 7;
-const FIRST_BY_HI: u16 = 1 << 9;
-const FIRST_IS_RST: u16 = 1 << 10;
-const CLOSED: u16 = 1 << 11;
+const FIN_ACKED: u32 = 1 << 5;
+const RST: u32 = 1 << 7;
+const FIRST_BY_HI: u32 = 1 << 9;
+const FIRST_IS_RST: u32 = 1 << 10;
+const CLOSED: u32 = 1 << 11;
 /// The second FIN did not acknowledge the first: the FINs crossed.
-const CROSSED: u16 = 1 << 12;
+const CROSSED: u32 = 1 << 12;
+/// `--heads`: the client sent `Connection: close`.
+const CLIENT_SAID_CLOSE: u32 = 1 << 13;
+/// `--heads`: the server sent `Connection: close`.
+const SERVER_SAID_CLOSE: u32 = 1 << 14;
+/// The end's `next_seq` has been set.
+const NEXT_SET: u32 = 1 << 15;
 
 /// One connection's facts.
 #[derive(Clone, Copy, Default)]
 pub struct Conn {
-    bits: u16,
+    bits: u32,
     requests: u16,
+    /// `--heads`: requests that said HTTP/1.0.
+    requests_http10: u16,
     fin_seq: [u32; 2],
     next_seq: [u32; 2],
     /// When the last end to enter TIME-WAIT did (milliseconds from the first segment).
@@ -123,6 +136,9 @@ struct Totals {
     time_wait_on_client: u64,
     time_wait_on_server: u64,
     requests: u64,
+    requests_http10: u64,
+    connection_close_by_client: u64,
+    connection_close_by_server: u64,
     /// Per server endpoint: closes by the client, by the server, TIME-WAIT on the client, on
     /// the server.
     endpoints: HashMap<u64, [u32; 4], RandomState>,
@@ -135,6 +151,9 @@ impl Totals {
     fn end(&mut self, key: (u64, u64), c: &Conn) {
         self.connections += 1;
         self.requests += u64::from(c.requests);
+        self.requests_http10 += u64::from(c.requests_http10);
+        self.connection_close_by_client += u64::from(c.bits & CLIENT_SAID_CLOSE != 0);
+        self.connection_close_by_server += u64::from(c.bits & SERVER_SAID_CLOSE != 0);
         if c.bits & SAW_SYN == 0 {
             self.without_syn += 1;
         }
@@ -197,12 +216,49 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
+/// `--heads`: the request's version and `Connection: close`, by httparse.
+fn request_head(c: &mut Conn, payload: &[u8]) {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    if request.parse(payload).is_err() {
+        return;
+    }
+    if request.version == Some(0) {
+        c.requests_http10 = c.requests_http10.saturating_add(1);
+    }
+    if says_close(request.headers) {
+        c.bits |= CLIENT_SAID_CLOSE;
+    }
+}
+
+/// `--heads`: the response's `Connection: close`, by httparse.
+fn response_head(c: &mut Conn, payload: &[u8]) {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    if response.parse(payload).is_ok() && says_close(response.headers) {
+        c.bits |= SERVER_SAID_CLOSE;
+    }
+}
+
+/// A `Connection` header with the `close` option, among the headers parsed so far (httparse
+/// leaves the rest empty).
+fn says_close(headers: &[httparse::Header]) -> bool {
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("connection")
+            && h.value
+                .split(|&b| b == b',')
+                .any(|o| o.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}
+
 /// `a` is at or after `b`, in sequence space.
 fn at_or_after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) >= 0
 }
 
 pub struct Lean<S> {
+    /// `--heads`: parse each request's and response's head.
+    heads: bool,
     slots: HashMap<(u64, u64), S, RandomState>,
     totals: Totals,
     first_s: Option<u32>,
@@ -211,9 +267,10 @@ pub struct Lean<S> {
     peak_slots: usize,
 }
 
-impl<S: Slot> Default for Lean<S> {
-    fn default() -> Self {
+impl<S: Slot> Lean<S> {
+    pub fn new(heads: bool) -> Self {
         Lean {
+            heads,
             slots: HashMap::default(),
             totals: Totals::default(),
             first_s: None,
@@ -222,9 +279,7 @@ impl<S: Slot> Default for Lean<S> {
             peak_slots: 0,
         }
     }
-}
 
-impl<S: Slot> Lean<S> {
     pub fn segment(&mut self, (ts_s, ts_us): (u32, u32), s: &Segment) {
         let first_s = *self.first_s.get_or_insert(ts_s);
         let ms = ts_s.wrapping_sub(first_s).wrapping_mul(1000) + ts_us / 1000;
@@ -257,17 +312,27 @@ impl<S: Slot> Lean<S> {
             if opener == 1 {
                 c.bits |= OPENER_HI;
             }
+        }
+        if c.bits & (NEXT_SET << end) == 0 {
+            c.bits |= NEXT_SET << end;
             c.next_seq[end] = s.seq;
         }
         let len = s.payload.len() as u32;
         let client = usize::from(c.bits & OPENER_HI != 0);
-        if len > 0 && end == client && at_or_after(s.seq, c.next_seq[end]) {
-            let head = s.payload.get(..4).unwrap_or(s.payload);
-            if matches!(
-                head,
-                b"GET " | b"POST" | b"HEAD" | b"PUT " | b"DELE" | b"OPTI" | b"PATC" | b"CONN"
-            ) {
+        if len > 0 && at_or_after(s.seq, c.next_seq[end]) {
+            let start = s.payload.get(..4).unwrap_or(s.payload);
+            if end == client
+                && matches!(
+                    start,
+                    b"GET " | b"POST" | b"HEAD" | b"PUT " | b"DELE" | b"OPTI" | b"PATC" | b"CONN"
+                )
+            {
                 c.requests = c.requests.saturating_add(1);
+                if self.heads {
+                    request_head(c, s.payload);
+                }
+            } else if end != client && self.heads && start == b"HTTP" {
+                response_head(c, s.payload);
             }
         }
         let next = s
@@ -340,6 +405,19 @@ impl<S: Slot> Lean<S> {
         writeln!(o, "time_wait_on_client={}", t.time_wait_on_client)?;
         writeln!(o, "time_wait_on_server={}", t.time_wait_on_server)?;
         writeln!(o, "requests={}", t.requests)?;
+        if self.heads {
+            writeln!(o, "requests_http10={}", t.requests_http10)?;
+            writeln!(
+                o,
+                "connection_close_by_client={}",
+                t.connection_close_by_client
+            )?;
+            writeln!(
+                o,
+                "connection_close_by_server={}",
+                t.connection_close_by_server
+            )?;
+        }
         writeln!(o, "server_endpoints={}", t.endpoints.len())?;
         let peak = t.time_wait_per_s.iter().max().copied().unwrap_or(0);
         writeln!(o, "time_wait_entries_peak_per_s={peak}")?;

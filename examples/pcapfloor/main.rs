@@ -441,26 +441,27 @@ fn main() -> ExitCode {
         }
         None => false,
     };
-    let (fins, lean, boxed, direct) = (
+    let (fins, lean, boxed, heads, direct) = (
         flag("--fins"),
         flag("--lean"),
         flag("--boxed"),
+        flag("--heads"),
         flag("--direct"),
     );
     let [path] = &args[..] else {
         eprintln!(
-            "usage: pcapfloor [--fins | --lean [--boxed]] [--direct] FILE    (a legacy pcap or pcapng file, not gzip; --direct: legacy pcap)"
+            "usage: pcapfloor [--fins | --lean [--boxed] [--heads]] [--direct] FILE    (a legacy pcap or pcapng file, not gzip; --direct: legacy pcap)"
         );
         return ExitCode::from(2);
     };
     // Each kind of count is its own monomorphised loop, so the floor's has no calls in it.
-    match (fins, lean, boxed) {
-        (false, false, false) => run(path, direct, ()),
-        (true, false, false) => run(path, direct, Ethernet::new(Fins::default())),
-        (false, true, false) => run(path, direct, Ethernet::new(Lean::<Inline>::default())),
-        (false, true, true) => run(path, direct, Ethernet::new(Lean::<Boxed>::default())),
+    match (fins, lean, boxed, heads) {
+        (false, false, false, false) => run(path, direct, ()),
+        (true, false, false, false) => run(path, direct, Ethernet::new(Fins::default())),
+        (false, true, false, _) => run(path, direct, Ethernet::new(Lean::<Inline>::new(heads))),
+        (false, true, true, _) => run(path, direct, Ethernet::new(Lean::<Boxed>::new(heads))),
         _ => {
-            eprintln!("pcapfloor: --fins and --lean go alone; --boxed goes with --lean");
+            eprintln!("pcapfloor: --fins and --lean go alone; --boxed and --heads go with --lean");
             ExitCode::from(2)
         }
     }
