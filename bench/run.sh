@@ -26,7 +26,7 @@
 #   floordirect  examples/pcapfloor --direct FILE       (records parsed in O_DIRECT blocks)
 #   finsdirect   examples/pcapfloor --fins --direct FILE
 # and, if TOOLS names them (not by default), the lean design (examples/pcapfloor/lean.rs: the
-# four answers with about 40 bytes a connection, in the table; its counts are compared with
+# four answers with 48 bytes a connection, in the table; its counts are compared with
 # finscope's):
 #   lean         examples/pcapfloor --lean FILE
 #   leandirect   examples/pcapfloor --lean --direct FILE

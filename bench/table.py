@@ -26,7 +26,7 @@ NAMES = {
     "auto": "`finscope analyze --format json` (defaults: threads, --direct-io=auto)",
     "floordirect": "`pcapfloor --direct` (records, direct I/O)",
     "finsdirect": "`pcapfloor --fins --direct` (FINs per 4-tuple, direct I/O)",
-    "lean": "`pcapfloor --lean` (the four answers, 40 bytes a connection in the table)",
+    "lean": "`pcapfloor --lean` (the four answers, 48 bytes a connection, in the table)",
     "leandirect": "`pcapfloor --lean --direct` (the same, direct I/O)",
     "leanboxed": "`pcapfloor --lean --boxed` (the same facts in an 864-byte box)",
     "leanheads": "`pcapfloor --lean --heads` (and each HTTP head parsed)",

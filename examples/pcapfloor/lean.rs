@@ -2,15 +2,15 @@
 //! to measure what a design built for speed first would cost (issue 6).
 //!
 //! For Ethernet/IPv4/TCP frames of a legacy pcap file, each 4-tuple has one slot in a hash
-//! table holding about 40 bytes of facts about its current connection, in the slot itself: the
-//! opener (the end that sent the SYN), each end's FIN sequence number and whether the other end
-//! acknowledged it, the first close (FIN or RST, and by which end), the next expected sequence
-//! number of each end, and the number of requests (client segments at or past the next
-//! expected sequence number whose first four bytes start an HTTP method). A SYN on a 4-tuple
-//! whose connection has closed ends that connection and starts the next in the same slot; a
-//! sweep every 65,536 segments lets go of connections closed more than 5 s earlier. A
-//! connection's end is folded at once into totals, per server endpoint counts and a per-second
-//! count of TIME-WAIT entries.
+//! table holding 32 bytes of facts about its current connection, in the slot itself (48 bytes
+//! with the key): the opener (the end that sent the SYN), each end's FIN sequence number and
+//! whether the other end acknowledged it, the first close (FIN or RST, and by which end), the
+//! next expected sequence number of each end, and the number of requests (client segments at
+//! or past the next expected sequence number whose first four bytes start an HTTP method). A
+//! SYN on a 4-tuple whose connection has closed ends that connection and starts the next in
+//! the same slot; a sweep every 65,536 segments lets go of connections closed more than 5 s
+//! earlier. A connection's end is folded at once into totals, per server endpoint counts and a
+//! per-second count of TIME-WAIT entries.
 //!
 //! With `--heads` it also parses, with httparse, the head of each request and of each response
 //! (a server segment at or past the next expected sequence number that starts with `HTTP`),
@@ -421,6 +421,7 @@ impl<S: Slot> Lean<S> {
         writeln!(o, "server_endpoints={}", t.endpoints.len())?;
         let peak = t.time_wait_per_s.iter().max().copied().unwrap_or(0);
         writeln!(o, "time_wait_entries_peak_per_s={peak}")?;
-        writeln!(o, "peak_slots={}", self.peak_slots)
+        writeln!(o, "peak_slots={}", self.peak_slots)?;
+        writeln!(o, "slot_bytes={}", size_of::<((u64, u64), S)>())
     }
 }

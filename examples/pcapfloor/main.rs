@@ -41,13 +41,14 @@
 //! ```
 //!
 //! With `--lean` it gives the four answers themselves, for each connection, with a design made
-//! for speed first (`lean.rs`): about 40 bytes of facts per connection, kept in the hash
-//! table's slot for its 4-tuple, a connection on a reused 4-tuple taking over the slot, and
-//! each connection folded into totals, per server endpoint counts and a TIME-WAIT count per
-//! second when it ends. It prints the totals `analyze` reports under the same names (and
+//! for speed first (`lean.rs`): 32 bytes of facts per connection, kept in the hash table's
+//! slot for its 4-tuple, a connection on a reused 4-tuple taking over the slot, and each
+//! connection folded into totals, per server endpoint counts and a TIME-WAIT count per second
+//! when it ends. It prints the totals `analyze` reports under the same names (and
 //! `bench/lean_check.py` compares them), so that its time is a lower bound for a finscope that
-//! did only this. `--lean --boxed` does the same work with the facts in a box the size of
-//! finscope's connection, to measure what that layout costs.
+//! did only this. `--heads` adds each HTTP head, parsed by httparse. `--boxed` does the same
+//! work with the facts in a box the size of finscope's connection, to measure what that
+//! layout costs.
 //!
 //! With `--direct` (Linux, legacy pcap) the file is read as `finscope --direct-io` reads it:
 //! with direct I/O (`O_DIRECT`, past the page cache and without the kernel's copy) in aligned
