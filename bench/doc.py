@@ -42,7 +42,9 @@ def part(key, table, checks, command):
         table.rstrip("\n"),
         "",
         "Correctness checks (finscope's totals against the generator's counts, and the output",
-        "of every thread count against `--threads 1`):",
+        "of every thread count against `--threads 1`"
+        + (", and the lean design's counts against finscope's" if "lean design" in checks else "")
+        + "):",
         "",
         "```text",
         checks.rstrip("\n") or "none run",

@@ -36,7 +36,8 @@ def main():
     ours["requests_http10"] = sum(h["request_versions"].get("1.0", 0) for h in http)
     for key in ("connection_close_by_client", "connection_close_by_server"):
         ours[key] = sum(h[key] for h in http)
-    print(f"  lean design (pcapfloor --lean), skipped {lean.get('skipped')} frames:")
+    flags = "--lean --heads" if "requests_http10" in lean else "--lean"
+    print(f"  lean design (pcapfloor {flags}), skipped {lean.get('skipped')} frames:")
     heads = ("requests_http10", "connection_close_by_client", "connection_close_by_server")
     for key in COUNTS + ("requests",) + tuple(k for k in heads if k in lean):
         same = int(lean.get(key, -1)) == ours.get(key)
