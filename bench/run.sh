@@ -31,6 +31,10 @@
 #   lean         examples/pcapfloor --lean FILE
 #   leandirect   examples/pcapfloor --lean --direct FILE
 #   leanboxed    examples/pcapfloor --lean --boxed FILE   (the same facts in an 864-byte box)
+#   leansplit    examples/pcapfloor --lean --split FILE   (the facts in the slot, the rest of
+#                such a box beside them, read when the connection goes)
+#   leanearly    examples/pcapfloor --lean --split --early FILE  (that box read and freed when
+#                the close completes)
 #   leanheads    examples/pcapfloor --lean --heads FILE   (and each HTTP head parsed)
 #   leanheadsdirect  examples/pcapfloor --lean --heads --direct FILE
 # and the slow tools (SLOW_TOOLS) SLOW_RUNS times, alternating with analyze, floor, fins and
@@ -263,6 +267,8 @@ measure() {
         lean)        "${timed[@]}" "$FLOOR" --lean "$file" ;;
         leandirect)  "${timed[@]}" "$FLOOR" --lean --direct "$file" ;;
         leanboxed)   "${timed[@]}" "$FLOOR" --lean --boxed "$file" ;;
+        leansplit)   "${timed[@]}" "$FLOOR" --lean --split "$file" ;;
+        leanearly)   "${timed[@]}" "$FLOOR" --lean --split --early "$file" ;;
         leanheads)   "${timed[@]}" "$FLOOR" --lean --heads "$file" ;;
         leanheadsdirect) "${timed[@]}" "$FLOOR" --lean --heads --direct "$file" ;;
         conns*)   "${timed[@]}" "$FINSCOPE" conns --no-progress $flag "$file" ;;

@@ -29,6 +29,8 @@ NAMES = {
     "lean": "`pcapfloor --lean` (the four answers, 48 bytes a connection, in the table)",
     "leandirect": "`pcapfloor --lean --direct` (the same, direct I/O)",
     "leanboxed": "`pcapfloor --lean --boxed` (the same facts in an 864-byte box)",
+    "leansplit": "`pcapfloor --lean --split` (facts in the slot, the rest of the box read when the connection goes)",
+    "leanearly": "`pcapfloor --lean --split --early` (the same, the box read and freed when the close completes)",
     "leanheads": "`pcapfloor --lean --heads` (and each HTTP head parsed)",
     "leanheadsdirect": "`pcapfloor --lean --heads --direct` (the same, direct I/O)",
     "cat": "`cat` (reading the file)",
@@ -160,6 +162,8 @@ def main():
             ("lean", "floor"),
             ("leandirect", "floordirect"),
             ("leanboxed", "lean"),
+            ("leansplit", "lean"),
+            ("leanearly", "lean"),
             ("leanheads", "floor"),
             ("leanheadsdirect", "floordirect"),
         ):

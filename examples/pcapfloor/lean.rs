@@ -26,7 +26,13 @@
 //!
 //! With `--boxed`, each slot holds instead a box of [`CONNECTION_BYTES`] (the size of
 //! finscope's boxed connection) with the same facts at its start: the same work on the same
-//! facts, laid out as finscope lays out its connections.
+//! facts, laid out as finscope lays out its connections. With `--split`, the facts stay in the
+//! slot and the rest of such a box is made at the connection's first payload, written on each
+//! payload segment and read (a byte of each cache line) when the connection ends: a layout
+//! with only what every segment needs in the table. `--split --early` reads and frees the box
+//! when the close completes (both FINs acknowledged, or a RST first) instead, while it is
+//! still in the cache: the layout of a design that builds each record then, and keeps only the
+//! slot's facts for the 5 s linger.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -75,7 +81,19 @@ pub struct Conn {
 }
 
 /// Where a slot keeps its [`Conn`].
-pub trait Slot: Default + DerefMut<Target = Conn> {}
+pub trait Slot: Default + DerefMut<Target = Conn> {
+    /// A segment with payload: `--split` writes to the connection's box (making it first).
+    fn payload(&mut self) {}
+    /// The connection ends: `--split` reads every cache line of its box, as building a record
+    /// from it would.
+    fn ended(&self) -> u8 {
+        0
+    }
+    /// `--split --early`: the connection has closed (both FINs acknowledged, or a RST first):
+    /// its box is read and freed now, while it is still in the cache, as a record built when
+    /// the close completes would be.
+    fn closed(&mut self) {}
+}
 
 /// In the table's slot.
 #[derive(Default)]
@@ -123,6 +141,47 @@ impl DerefMut for Boxed {
 impl Slot for Inline {}
 impl Slot for Boxed {}
 
+/// The facts in the table's slot, and the rest of a finscope connection in a box of its own,
+/// made at the first payload: the layout of a design that keeps what every segment needs in
+/// the table and what only payload and the record need (reassembly, HTTP state, statistics)
+/// behind a pointer.
+#[derive(Default)]
+pub struct Split {
+    conn: Conn,
+    rest: Option<Box<[u8; CONNECTION_BYTES - size_of::<Conn>()]>>,
+}
+
+impl Deref for Split {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+impl DerefMut for Split {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+impl Slot for Split {
+    fn payload(&mut self) {
+        let rest = self
+            .rest
+            .get_or_insert_with(|| Box::new([0; CONNECTION_BYTES - size_of::<Conn>()]));
+        rest[0] = rest[0].wrapping_add(1);
+    }
+    fn closed(&mut self) {
+        std::hint::black_box(self.ended());
+        self.rest = None;
+    }
+    fn ended(&self) -> u8 {
+        self.rest.as_ref().map_or(0, |rest| {
+            rest.iter()
+                .step_by(64)
+                .fold(0, |sum: u8, &b| sum.wrapping_add(b))
+        })
+    }
+}
+
 /// What ended connections add up to.
 #[derive(Default)]
 struct Totals {
@@ -148,7 +207,9 @@ struct Totals {
 
 impl Totals {
     /// Folds in one connection that has ended.
-    fn end(&mut self, key: (u64, u64), c: &Conn) {
+    fn end(&mut self, key: (u64, u64), slot: &impl Slot) {
+        std::hint::black_box(slot.ended());
+        let c: &Conn = slot;
         self.connections += 1;
         self.requests += u64::from(c.requests);
         self.requests_http10 += u64::from(c.requests_http10);
@@ -257,6 +318,8 @@ fn at_or_after(a: u32, b: u32) -> bool {
 }
 
 pub struct Lean<S> {
+    /// `--early`: tell the slot when a connection's close completes.
+    early: bool,
     /// `--heads`: parse each request's and response's head.
     heads: bool,
     slots: HashMap<(u64, u64), S, RandomState>,
@@ -268,8 +331,9 @@ pub struct Lean<S> {
 }
 
 impl<S: Slot> Lean<S> {
-    pub fn new(heads: bool) -> Self {
+    pub fn new(heads: bool, early: bool) -> Self {
         Lean {
+            early,
             heads,
             slots: HashMap::default(),
             totals: Totals::default(),
@@ -295,6 +359,7 @@ impl<S: Slot> Lean<S> {
             s.flags & 0x04 != 0,
             s.flags & 0x10 != 0,
         );
+        let early = self.early;
         let slot = self.slots.entry(key).or_default();
         if syn && !has_ack && slot.bits & CLOSED != 0 {
             self.totals.end(key, slot);
@@ -318,6 +383,10 @@ impl<S: Slot> Lean<S> {
             c.next_seq[end] = s.seq;
         }
         let len = s.payload.len() as u32;
+        if len > 0 {
+            slot.payload();
+        }
+        let c: &mut Conn = slot;
         let client = usize::from(c.bits & OPENER_HI != 0);
         if len > 0 && at_or_after(s.seq, c.next_seq[end]) {
             let start = s.payload.get(..4).unwrap_or(s.payload);
@@ -369,6 +438,10 @@ impl<S: Slot> Lean<S> {
             }
         }
         c.last_ms = ms;
+        let both_acked = FIN_ACKED | FIN_ACKED << 1;
+        if early && (c.bits & both_acked == both_acked || c.bits & FIRST_IS_RST != 0) {
+            slot.closed();
+        }
         self.segments += 1;
         if self.segments % 65_536 == 0 {
             self.sweep();

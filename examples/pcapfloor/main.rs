@@ -47,8 +47,10 @@
 //! when it ends. It prints the totals `analyze` reports under the same names (and
 //! `bench/lean_check.py` compares them), so that its time is a lower bound for a finscope that
 //! did only this. `--heads` adds each HTTP head, parsed by httparse. `--boxed` does the same
-//! work with the facts in a box the size of finscope's connection, to measure what that
-//! layout costs.
+//! work with the facts in a box the size of finscope's connection, and `--split [--early]`
+//! with the facts in the slot and the rest of such a box beside them, read when the
+//! connection goes (or, with `--early`, when its close completes), to measure what those
+//! layouts cost.
 //!
 //! With `--direct` (Linux, legacy pcap) the file is read as `finscope --direct-io` reads it:
 //! with direct I/O (`O_DIRECT`, past the page cache and without the kernel's copy) in aligned
@@ -66,7 +68,7 @@ use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 
 mod lean;
 
-use lean::{Boxed, Inline, Lean, Segment, Slot};
+use lean::{Boxed, Inline, Lean, Segment, Slot, Split};
 
 /// What `--fins` keeps per 4-tuple.
 #[derive(Default)]
@@ -442,27 +444,46 @@ fn main() -> ExitCode {
         }
         None => false,
     };
-    let (fins, lean, boxed, heads, direct) = (
+    let (fins, lean, boxed, split, early, heads, direct) = (
         flag("--fins"),
         flag("--lean"),
         flag("--boxed"),
+        flag("--split"),
+        flag("--early"),
         flag("--heads"),
         flag("--direct"),
     );
     let [path] = &args[..] else {
         eprintln!(
-            "usage: pcapfloor [--fins | --lean [--boxed] [--heads]] [--direct] FILE    (a legacy pcap or pcapng file, not gzip; --direct: legacy pcap)"
+            "usage: pcapfloor [--fins | --lean [--boxed | --split [--early]] [--heads]] [--direct] FILE    (a legacy pcap or pcapng file, not gzip; --direct: legacy pcap)"
         );
         return ExitCode::from(2);
     };
     // Each kind of count is its own monomorphised loop, so the floor's has no calls in it.
-    match (fins, lean, boxed, heads) {
-        (false, false, false, false) => run(path, direct, ()),
-        (true, false, false, false) => run(path, direct, Ethernet::new(Fins::default())),
-        (false, true, false, _) => run(path, direct, Ethernet::new(Lean::<Inline>::new(heads))),
-        (false, true, true, _) => run(path, direct, Ethernet::new(Lean::<Boxed>::new(heads))),
+    match (fins, lean, boxed, split, early && !split) {
+        (false, false, false, false, false) if !heads => run(path, direct, ()),
+        (true, false, false, false, false) if !heads => {
+            run(path, direct, Ethernet::new(Fins::default()))
+        }
+        (false, true, false, false, false) => run(
+            path,
+            direct,
+            Ethernet::new(Lean::<Inline>::new(heads, false)),
+        ),
+        (false, true, true, false, false) => run(
+            path,
+            direct,
+            Ethernet::new(Lean::<Boxed>::new(heads, false)),
+        ),
+        (false, true, false, true, false) => run(
+            path,
+            direct,
+            Ethernet::new(Lean::<Split>::new(heads, early)),
+        ),
         _ => {
-            eprintln!("pcapfloor: --fins and --lean go alone; --boxed and --heads go with --lean");
+            eprintln!(
+                "pcapfloor: --fins and --lean go alone; --boxed, --split and --heads go with --lean, not --boxed with --split; --early goes with --split"
+            );
             ExitCode::from(2)
         }
     }
