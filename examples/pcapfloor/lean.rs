@@ -75,14 +75,15 @@ pub struct Conn {
     requests_http10: u16,
     fin_seq: [u32; 2],
     next_seq: [u32; 2],
-    /// When the last end to enter TIME-WAIT did (milliseconds from the first segment).
+    /// When a FIN was last acknowledged: when the last end to enter TIME-WAIT did
+    /// (milliseconds from the first segment).
     time_wait_ms: u32,
     last_ms: u32,
 }
 
 /// Where a slot keeps its [`Conn`].
 pub trait Slot: Default + DerefMut<Target = Conn> {
-    /// A segment with payload: `--split` writes to the connection's box (making it first).
+    /// A segment with payload: `--split` writes to the connection's box, made at the first.
     fn payload(&mut self) {}
     /// The connection ends: `--split` reads every cache line of its box, as building a record
     /// from it would.
