@@ -36,7 +36,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::ops::{Deref, DerefMut};
 
 use foldhash::fast::RandomState;
 
@@ -81,8 +80,15 @@ pub struct Conn {
     last_ms: u32,
 }
 
-/// Where a slot keeps its [`Conn`].
-pub trait Slot: Default + DerefMut<Target = Conn> {
+/// The bytes of a finscope connection beyond [`Conn`].
+type Rest = [u8; CONNECTION_BYTES - size_of::<Conn>()];
+
+/// Where a slot keeps its [`Conn`]: in the slot (`Conn` itself), in a box the size of a
+/// finscope connection ([`Boxed`]), or in the slot with the rest of such a box beside it
+/// ([`Split`]).
+pub trait Slot: Default {
+    fn conn(&self) -> &Conn;
+    fn conn_mut(&mut self) -> &mut Conn;
     /// A segment with payload: `--split` writes to the connection's box, made at the first.
     fn payload(&mut self) {}
     /// The connection ends: `--split` reads every cache line of its box, as building a record
@@ -96,51 +102,42 @@ pub trait Slot: Default + DerefMut<Target = Conn> {
     fn closed(&mut self) {}
 }
 
-/// In the table's slot.
-#[derive(Default)]
-pub struct Inline(Conn);
+impl Slot for Conn {
+    fn conn(&self) -> &Conn {
+        self
+    }
+    fn conn_mut(&mut self) -> &mut Conn {
+        self
+    }
+}
 
-/// In a box the size of finscope's connection.
+/// The facts at the start of a box the size of a finscope connection.
 pub struct Boxed(Box<Padded>);
 
+/// `repr(C)`: the facts first, as the doc says.
+#[repr(C)]
 pub struct Padded {
     conn: Conn,
-    _rest: [u8; CONNECTION_BYTES - size_of::<Conn>()],
+    rest: Rest,
 }
 
 impl Default for Boxed {
     fn default() -> Self {
         Boxed(Box::new(Padded {
             conn: Conn::default(),
-            _rest: [0; CONNECTION_BYTES - size_of::<Conn>()],
+            rest: [0; _],
         }))
     }
 }
 
-impl Deref for Inline {
-    type Target = Conn;
-    fn deref(&self) -> &Conn {
-        &self.0
-    }
-}
-impl DerefMut for Inline {
-    fn deref_mut(&mut self) -> &mut Conn {
-        &mut self.0
-    }
-}
-impl Deref for Boxed {
-    type Target = Conn;
-    fn deref(&self) -> &Conn {
+impl Slot for Boxed {
+    fn conn(&self) -> &Conn {
         &self.0.conn
     }
-}
-impl DerefMut for Boxed {
-    fn deref_mut(&mut self) -> &mut Conn {
+    fn conn_mut(&mut self) -> &mut Conn {
         &mut self.0.conn
     }
 }
-impl Slot for Inline {}
-impl Slot for Boxed {}
 
 /// The facts in the table's slot, and the rest of a finscope connection in a box of its own,
 /// made at the first payload: the layout of a design that keeps what every segment needs in
@@ -149,25 +146,18 @@ impl Slot for Boxed {}
 #[derive(Default)]
 pub struct Split {
     conn: Conn,
-    rest: Option<Box<[u8; CONNECTION_BYTES - size_of::<Conn>()]>>,
+    rest: Option<Box<Rest>>,
 }
 
-impl Deref for Split {
-    type Target = Conn;
-    fn deref(&self) -> &Conn {
+impl Slot for Split {
+    fn conn(&self) -> &Conn {
         &self.conn
     }
-}
-impl DerefMut for Split {
-    fn deref_mut(&mut self) -> &mut Conn {
+    fn conn_mut(&mut self) -> &mut Conn {
         &mut self.conn
     }
-}
-impl Slot for Split {
     fn payload(&mut self) {
-        let rest = self
-            .rest
-            .get_or_insert_with(|| Box::new([0; CONNECTION_BYTES - size_of::<Conn>()]));
+        let rest = self.rest.get_or_insert_with(|| Box::new([0; _]));
         rest[0] = rest[0].wrapping_add(1);
     }
     fn closed(&mut self) {
@@ -210,7 +200,7 @@ impl Totals {
     /// Folds in one connection that has ended.
     fn end(&mut self, key: (u64, u64), slot: &impl Slot) {
         std::hint::black_box(slot.ended());
-        let c: &Conn = slot;
+        let c = slot.conn();
         self.connections += 1;
         self.requests += u64::from(c.requests);
         self.requests_http10 += u64::from(c.requests_http10);
@@ -362,12 +352,12 @@ impl<S: Slot> Lean<S> {
         );
         let early = self.early;
         let slot = self.slots.entry(key).or_default();
-        if syn && !has_ack && slot.bits & CLOSED != 0 {
+        if syn && !has_ack && slot.conn().bits & CLOSED != 0 {
             self.totals.end(key, slot);
             self.totals.reuses += 1;
             *slot = S::default();
         }
-        let c: &mut Conn = slot;
+        let c = slot.conn_mut();
         if c.bits & LIVE == 0 {
             c.bits = LIVE;
             // The SYN's sender opened it, or the SYN,ACK's receiver; else the first sender.
@@ -387,7 +377,7 @@ impl<S: Slot> Lean<S> {
         if len > 0 {
             slot.payload();
         }
-        let c: &mut Conn = slot;
+        let c = slot.conn_mut();
         let client = usize::from(c.bits & OPENER_HI != 0);
         if len > 0 && at_or_after(s.seq, c.next_seq[end]) {
             let start = s.payload.get(..4).unwrap_or(s.payload);
@@ -453,10 +443,11 @@ impl<S: Slot> Lean<S> {
     fn sweep(&mut self) {
         self.peak_slots = self.peak_slots.max(self.slots.len());
         let (totals, now) = (&mut self.totals, self.now_ms);
-        self.slots.retain(|key, c| {
+        self.slots.retain(|key, slot| {
+            let c = slot.conn();
             let done = c.bits & CLOSED != 0 && now.wrapping_sub(c.last_ms) > LINGER_MS;
             if done {
-                totals.end(*key, c);
+                totals.end(*key, slot);
             }
             !done
         });

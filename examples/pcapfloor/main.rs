@@ -68,7 +68,7 @@ use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 
 mod lean;
 
-use lean::{Boxed, Inline, Lean, Segment, Slot, Split};
+use lean::{Boxed, Conn, Lean, Segment, Slot, Split};
 
 /// What `--fins` keeps per 4-tuple.
 #[derive(Default)]
@@ -459,33 +459,35 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    if (fins && lean)
+        || (!lean && (boxed || split || heads))
+        || (boxed && split)
+        || (early && !split)
+    {
+        eprintln!(
+            "pcapfloor: --fins and --lean go alone; --boxed, --split and --heads go with --lean, not --boxed with --split; --early goes with --split"
+        );
+        return ExitCode::from(2);
+    }
     // Each kind of count is its own monomorphised loop, so the floor's has no calls in it.
-    match (fins, lean, boxed, split, early && !split) {
-        (false, false, false, false, false) if !heads => run(path, direct, ()),
-        (true, false, false, false, false) if !heads => {
-            run(path, direct, Ethernet::new(Fins::default()))
-        }
-        (false, true, false, false, false) => run(
+    if fins {
+        run(path, direct, Ethernet::new(Fins::default()))
+    } else if !lean {
+        run(path, direct, ())
+    } else if boxed {
+        run(
             path,
             direct,
-            Ethernet::new(Lean::<Inline>::new(heads, false)),
-        ),
-        (false, true, true, false, false) => run(
-            path,
-            direct,
-            Ethernet::new(Lean::<Boxed>::new(heads, false)),
-        ),
-        (false, true, false, true, false) => run(
+            Ethernet::new(Lean::<Boxed>::new(heads, early)),
+        )
+    } else if split {
+        run(
             path,
             direct,
             Ethernet::new(Lean::<Split>::new(heads, early)),
-        ),
-        _ => {
-            eprintln!(
-                "pcapfloor: --fins and --lean go alone; --boxed, --split and --heads go with --lean, not --boxed with --split; --early goes with --split"
-            );
-            ExitCode::from(2)
-        }
+        )
+    } else {
+        run(path, direct, Ethernet::new(Lean::<Conn>::new(heads, early)))
     }
 }
 
